@@ -1,0 +1,1 @@
+"""Grounded answers: prompt building, the chat engine, conversations and memory."""

@@ -1,0 +1,1 @@
+"""Persistent memory: SQLite holds the truth, FAISS a derived vector index."""
