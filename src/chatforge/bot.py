@@ -1,0 +1,128 @@
+"""Bot: one folder (chatforge.yaml + data/) with its settings, store, embedder and retriever.
+
+Every shell (CLI, server, notebooks) goes through this class; parts load on first use so that
+listing sources does not pay for loading a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+from chatforge.config import CONFIG_FILE, Settings
+from chatforge.embed import Embedder
+from chatforge.errors import ConfigError
+from chatforge.ingest.pipeline import Ingestor, Progress
+from chatforge.profiles import PROFILES, render_yaml, settings_for
+from chatforge.retrieve import Filters, Retriever
+from chatforge.schema import Hit, IngestReport
+from chatforge.store.sqlite import SQLiteStore, StoredDocument
+
+
+class Bot:
+    """A chatbot's memory and configuration, kept in one folder."""
+
+    def __init__(self, folder: str | Path, settings: Settings | None = None) -> None:
+        self.folder = Path(folder)
+        self.settings = settings or Settings.load(self.folder)
+
+    @classmethod
+    def init(cls, folder: str | Path, profile: str = "general", exist_ok: bool = False) -> Bot:
+        """Create a bot folder with a documented chatforge.yaml for the profile."""
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        folder = Path(folder)
+        config = folder / CONFIG_FILE
+        if config.exists() and not exist_ok:
+            raise ConfigError(f"{config} already exists; open it instead, or pick another folder")
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{folder} is a file; give a folder for the bot")
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        if not config.exists():
+            config.write_text(render_yaml(settings_for(profile)), encoding="utf-8")
+        return cls(folder)
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Bot:
+        return cls(folder)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        e = self.settings.embed
+        return Embedder(e.model, device=e.device, dtype=e.dtype, batch_size=e.batch_size)
+
+    @cached_property
+    def store(self) -> SQLiteStore:
+        s = self.settings.store
+        return SQLiteStore(
+            self.data_dir,
+            model=self.settings.embed.model,
+            dim=lambda: self.embedder.dim,
+            index_kind=s.index,
+            hnsw_threshold=s.hnsw_threshold,
+        )
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        self.store.check_model()
+        return Retriever(self.store, self.embedder, self.settings.retrieve)
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        prune: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Add or update files and folders; unchanged files are skipped without re-embedding."""
+        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest, progress)
+        return ingestor.run([str(p) for p in paths], include, exclude, prune)
+
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | dict | None = None
+    ) -> list[Hit]:
+        """Hybrid search; `filters` may give `source`, a glob over document paths."""
+        if isinstance(filters, dict):
+            filters = Filters(**filters)
+        return self.retriever.search(query, k, filters)
+
+    def sources(self, source_glob: str | None = None) -> list[StoredDocument]:
+        return self.store.documents(source_glob)
+
+    def forget(self, path: str) -> bool:
+        """Remove one file's documents; True if it was there."""
+        found = self.store.remove_file(path)
+        if found:
+            self.store.collect_garbage()
+            self.store.save_index()
+        return found
+
+    def reindex(self, reembed: bool = False) -> int:
+        """Rebuild the vector index from SQLite; with `reembed`, recompute every vector first."""
+        if reembed:
+            self.store.reset_vectors(self.settings.embed.model, self.embedder.dim)
+            todo = self.store.chunks_to_embed()
+            for i in range(0, len(todo), 2048):
+                part = todo[i : i + 2048]
+                vecs = self.embedder.encode([t for _, t in part])
+                self.store.add_vectors(dict(zip([h for h, _ in part], vecs, strict=True)))
+        else:
+            self.store.check_model()
+        self.store.rebuild_index()
+        return self.store.chunk_count()
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def __enter__(self) -> Bot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,166 @@
+"""Bot settings: `chatforge.yaml` in the bot folder, overridden per run by environment variables.
+
+Any key can be set for one command as `CHATFORGE_<SECTION>__<KEY>`, e.g.
+`CHATFORGE_RETRIEVE__TOP_K=8`. Unknown or ill-typed keys are errors naming the key and where it
+came from, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from chatforge.errors import ConfigError
+
+CONFIG_FILE = "chatforge.yaml"
+ENV_PREFIX = "CHATFORGE_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EmbedSettings(Section):
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model: built-in name, local folder, or hub name",
+    )
+    device: str = Field("auto", description="auto, cpu or cuda")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto = bfloat16 where the CPU/GPU runs it natively, else float32"
+    )
+    batch_size: int = Field(64, ge=1, description="texts per forward pass")
+
+
+class IngestSettings(Section):
+    chunk_tokens: int = Field(
+        200, ge=16, description="target chunk size in embedding-model tokens (title included)"
+    )
+    include: list[str] = Field(default_factory=list, description="glob patterns to keep")
+    exclude: list[str] = Field(default_factory=list, description="glob patterns to skip")
+    respect_gitignore: bool = Field(True, description="skip paths a .gitignore excludes")
+    max_file_mb: float = Field(100.0, gt=0, description="larger files are skipped with a reason")
+    csv_question: str | None = Field(None, description="FAQ question column (default: detect)")
+    csv_answer: str | None = Field(None, description="FAQ answer column (default: detect)")
+    json_text_field: str | None = Field(None, description="JSON/JSONL text field (detect)")
+    json_title_field: str | None = Field(None, description="JSON/JSONL title field (detect)")
+
+
+class StoreSettings(Section):
+    backend: Literal["sqlite"] = Field("sqlite", description="where the truth is kept")
+    index: Literal["auto", "flat", "hnsw"] = Field(
+        "auto", description="FAISS index: exact (flat) or approximate (hnsw)"
+    )
+    hnsw_threshold: int = Field(
+        200_000, ge=1, description="with index=auto, chunks above which HNSW is used"
+    )
+
+
+class RetrieveSettings(Section):
+    top_k: int = Field(5, ge=1, le=200, description="hits returned")
+    dense: bool = Field(True, description="use embedding (FAISS) search")
+    lexical: bool = Field(True, description="use BM25 keyword search (SQLite FTS5)")
+    candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    dense_weight: float = Field(1.0, ge=0, description="weight of the dense half in fusion")
+    lexical_weight: float = Field(1.0, ge=0, description="weight of the BM25 half in fusion")
+    mmr: bool = Field(False, description="re-rank for diversity (maximal marginal relevance)")
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity")
+
+
+class LLMSettings(Section):
+    model: str = Field(
+        "smollm2",
+        description="built-in name, GGUF path, HF folder, or http(s):// OpenAI-compatible URL",
+    )
+    backend: Literal["auto", "llamacpp", "transformers", "openai"] = Field(
+        "auto", description="auto picks llama.cpp for GGUF, transformers for HF folders"
+    )
+    remote_model: str | None = Field(None, description="model name sent to an http(s) server")
+    n_ctx: int = Field(4096, ge=256, description="context window in tokens")
+    temperature: float = Field(0.2, ge=0, le=2, description="sampling temperature")
+    max_tokens: int = Field(384, ge=1, description="longest answer in tokens")
+
+
+class Settings(BaseSettings):
+    """All settings of one bot; sections mirror the parts of chatforge."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+        nested_model_default_partial_update=True,
+    )
+
+    profile: str = Field("general", description="what the bot is for")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+    @classmethod
+    def load(cls, bot_dir: Path) -> Settings:
+        """Read `bot_dir/chatforge.yaml` and apply `CHATFORGE_*` overrides."""
+        path = bot_dir / CONFIG_FILE
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path}: no such file; create the bot with `chatforge init {bot_dir}`"
+            ) from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}{where}: not valid YAML; fix the file") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected sections like `retrieve:`; fix the file")
+        try:
+            return cls(**data)
+        except ValidationError as e:
+            raise ConfigError(_describe(e, data, path)) from None
+
+
+def _describe(error: ValidationError, data: dict[str, Any], path: Path) -> str:
+    """One line naming the first bad key and whether it came from the environment or the file."""
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(loc)
+    env_name = f"{ENV_PREFIX}{'__'.join(loc).upper()}"
+    from_env = env_name in {k.upper() for k in os.environ}
+    origin = f"environment variable {env_name}" if from_env else str(path)
+    if first["type"] == "extra_forbidden":
+        return f"{origin}: unknown setting `{key}`; see `chatforge config show` for valid keys"
+    return f"{origin}: setting `{key}`: {first['msg'].lower()}"
+
+
+def find_bot_dir(explicit: Path | None) -> Path:
+    """--bot, else the current folder if it has chatforge.yaml, else $CHATFORGE_BOT."""
+    if explicit is not None:
+        return explicit
+    if Path(CONFIG_FILE).is_file():
+        return Path(".")
+    env = os.environ.get("CHATFORGE_BOT")
+    if env:
+        return Path(env)
+    raise ConfigError(
+        "no bot folder: pass --bot DIR, run inside a folder with chatforge.yaml, "
+        "or set CHATFORGE_BOT (create one with `chatforge init DIR`)"
+    )

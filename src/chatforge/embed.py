@@ -1,0 +1,109 @@
+"""Sentence embeddings with sentence-transformers, tuned for throughput on small machines."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from chatforge.errors import ModelError
+from chatforge.models import resolve_embedder
+
+log = logging.getLogger(__name__)
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _pick_dtype(dtype: str, device: str) -> str:
+    """bfloat16 where the hardware runs it natively: about 2x faster here, cosine > 0.99 to fp32."""
+    if dtype != "auto":
+        return dtype
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if torch.backends.mkldnn.is_available() and _cpu_has_bf16() else "float32"
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity."""
+
+    def __init__(
+        self, model: str, device: str = "auto", dtype: str = "auto", batch_size: int = 64
+    ) -> None:
+        self.name = model
+        self.path = resolve_embedder(model)
+        self.device = _pick_device(device)
+        self.dtype = _pick_dtype(dtype, self.device)
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.path.isdir(self.path) else None
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            st = SentenceTransformer(
+                self.path,
+                device=self.device,
+                model_kwargs={"dtype": getattr(torch, self.dtype)},
+            )
+        except OSError as e:
+            raise ModelError(f"cannot load embedding model {self.name}: {e}".splitlines()[0]) from e
+        return st
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.model.tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in tokens, special tokens excluded: longer text would be truncated."""
+        return int(self.model.max_seq_length) - 2
+
+    def encode(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
+        """Embed texts in length-sorted batches; `progress(n)` is called after each batch."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i in range(0, len(texts), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            vecs = self.model.encode(
+                [texts[j] for j in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs.astype(np.float32, copy=False)
+            if progress is not None:
+                progress(len(idx))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]

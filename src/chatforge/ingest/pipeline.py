@@ -1,0 +1,297 @@
+"""The incremental ingest pipeline: find files, skip unchanged ones, chunk, embed, store.
+
+A file is the unit of change: its content hash decides whether it is re-read, and all its
+documents are swapped in one store transaction. Chunks whose text was embedded before (in any
+file) reuse the stored vector, so an edit re-embeds only what changed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from chatforge.config import IngestSettings
+from chatforge.embed import Embedder
+from chatforge.errors import LoadError
+from chatforge.ingest.chunker import Chunker
+from chatforge.ingest.loaders import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.schema import Chunk, Document, FileResult, IngestReport
+from chatforge.store.sqlite import SQLiteStore
+
+log = logging.getLogger("chatforge.ingest")
+
+EMBED_GROUP = 512  # chunks gathered across files before one embedding call
+
+
+class Progress(Protocol):
+    def start(self, files: int) -> None: ...
+    def advance(self, files: int = 0, chunks: int = 0) -> None: ...
+
+
+@dataclass
+class Candidate:
+    path: Path
+    source: str
+
+
+@dataclass
+class Prepared:
+    candidate: Candidate
+    hash: str
+    size: int
+    documents: list[tuple[Document, list[Chunk], list[str]]] = field(default_factory=list)
+
+
+def chunk_hash(chunk: Chunk) -> str:
+    return hashlib.sha256(f"{chunk.context}\n{chunk.text}".encode()).hexdigest()[:32]
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Walker:
+    """Expands the paths a user gave into files, honouring hidden folders, .gitignore and globs."""
+
+    def __init__(self, settings: IngestSettings, include: Sequence[str], exclude: Sequence[str]):
+        self.settings = settings
+        self.include = list(settings.include) + list(include)
+        self.exclude = list(settings.exclude) + list(exclude)
+
+    def walk(self, paths: Sequence[str], report: IngestReport) -> Iterator[Candidate]:
+        for given in paths:
+            p = Path(given)
+            try:
+                p.stat()
+            except FileNotFoundError:
+                reason = "broken symlink" if p.is_symlink() else "no such file or directory"
+                report.files.append(FileResult(given, "failed", reason))
+                continue
+            except OSError as e:
+                reason = "symlink loop" if e.errno == 40 else (e.strerror or str(e)).lower()
+                report.files.append(FileResult(given, "failed", reason))
+                continue
+            if p.is_dir():
+                yield from self._walk_dir(p, given, report)
+            else:
+                yield Candidate(p, given)
+
+    def _walk_dir(self, root: Path, given: str, report: IngestReport) -> Iterator[Candidate]:
+        import pathspec
+
+        specs: list[tuple[Path, pathspec.PathSpec]] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            here = Path(dirpath)
+            specs = [(d, s) for d, s in specs if here == d or d in here.parents]
+            gitignore = here / ".gitignore"
+            if self.settings.respect_gitignore and gitignore.is_file():
+                lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                specs.append((here, pathspec.GitIgnoreSpec.from_lines(lines)))
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".") and not self._ignored(here / d, specs, is_dir=True)
+            )
+            for name in sorted(filenames):
+                path = here / name
+                rel = os.path.join(given, os.path.relpath(path, root))
+                if name.startswith(".") or self._ignored(path, specs, is_dir=False):
+                    continue
+                if not self._selected(rel):
+                    continue
+                if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                    report.files.append(
+                        FileResult(rel, "skipped", f"unsupported type {path.suffix or '(none)'}")
+                    )
+                    continue
+                yield Candidate(path, rel)
+
+    def _selected(self, rel: str) -> bool:
+        if self.include and not any(fnmatch.fnmatch(rel, g) for g in self.include):
+            return False
+        return not any(fnmatch.fnmatch(rel, g) for g in self.exclude)
+
+    @staticmethod
+    def _ignored(path: Path, specs: list, is_dir: bool) -> bool:
+        for base, spec in specs:
+            rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            if spec.match_file(rel):
+                return True
+        return False
+
+
+class Ingestor:
+    """Runs one ingest: walk, hash, load, chunk, embed (only new texts), store, report."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        embedder: Embedder,
+        settings: IngestSettings,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.progress = progress
+        self._chunker: Chunker | None = None
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            self._chunker = Chunker(
+                self.embedder.tokenizer,
+                max_tokens=self.embedder.max_tokens,
+                target_tokens=min(self.settings.chunk_tokens, self.embedder.max_tokens),
+            )
+        return self._chunker
+
+    def signature(self) -> str:
+        """What, besides file content, decides the chunks: a change re-reads every file."""
+        s = self.settings
+        return json.dumps(
+            [s.chunk_tokens, s.csv_question, s.csv_answer, s.json_text_field, s.json_title_field]
+        )
+
+    def run(
+        self,
+        paths: Sequence[str],
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        prune: bool = False,
+    ) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport()
+        self.store.check_model()
+        candidates = list(Walker(self.settings, include, exclude).walk(paths, report))
+        known = self.store.file_hashes()
+        force = self.store.meta("chunking") != self.signature()
+        if self.progress:
+            self.progress.start(len(candidates))
+        pending: list[Prepared] = []
+        pending_chunks = 0
+        for cand in candidates:
+            prepared = self._prepare(cand, known, force, report)
+            if self.progress and prepared is None:
+                self.progress.advance(files=1)
+            if prepared is None:
+                continue
+            pending.append(prepared)
+            pending_chunks += sum(len(c) for _, c, _ in prepared.documents)
+            if pending_chunks >= EMBED_GROUP:
+                self._flush(pending, report)
+                pending, pending_chunks = [], 0
+        self._flush(pending, report)
+        if prune:
+            self._prune(paths, {c.source for c in candidates}, report)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('chunking', ?)",
+                (self.signature(),),
+            )
+            for f in report.files:
+                if f.status != "unchanged":
+                    self.store.log(f.path, f.status, f.reason)
+        self.store.collect_garbage()
+        self.store.save_index()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _prepare(
+        self, cand: Candidate, known: dict[str, str], force: bool, report: IngestReport
+    ) -> Prepared | None:
+        source = cand.source
+        try:
+            size = cand.path.stat().st_size
+            limit = self.settings.max_file_mb * 1024 * 1024
+            if size > limit:
+                raise LoadError(
+                    f"larger than {self.settings.max_file_mb:g} MB (ingest.max_file_mb); "
+                    "split it or raise the limit"
+                )
+            digest = file_hash(cand.path)
+            if not force and known.get(source) == digest:
+                report.files.append(FileResult(source, "unchanged"))
+                return None
+            docs = load(cand.path, source, self._load_options())
+        except LoadError as e:
+            report.files.append(FileResult(source, "failed", str(e)))
+            return None
+        except OSError as e:
+            report.files.append(FileResult(source, "failed", (e.strerror or str(e)).lower()))
+            return None
+        except Exception as e:  # a parser choking on a malformed file must not stop the batch
+            log.debug("loading %s failed", source, exc_info=True)
+            report.files.append(FileResult(source, "failed", f"cannot parse: {e}".splitlines()[0]))
+            return None
+        prepared = Prepared(cand, digest, size)
+        for doc in docs:
+            chunks = self.chunker.split(doc)
+            prepared.documents.append((doc, chunks, [chunk_hash(c) for c in chunks]))
+        if not any(chunks for _, chunks, _ in prepared.documents):
+            report.files.append(FileResult(source, "skipped", "no text to index"))
+            return None
+        return prepared
+
+    def _load_options(self) -> LoadOptions:
+        s = self.settings
+        return LoadOptions(
+            csv_question=s.csv_question,
+            csv_answer=s.csv_answer,
+            json_text_field=s.json_text_field,
+            json_title_field=s.json_title_field,
+            max_file_mb=s.max_file_mb,
+        )
+
+    def _flush(self, batch: list[Prepared], report: IngestReport) -> None:
+        """Embed what the batch needs that the store lacks, then commit file by file."""
+        if not batch:
+            return
+        texts: dict[str, str] = {}
+        for p in batch:
+            for _, chunks, hashes in p.documents:
+                for c, h in zip(chunks, hashes, strict=True):
+                    texts.setdefault(h, f"{c.context}\n{c.text}")
+        missing = sorted(self.store.missing_vectors(texts))
+        vectors: dict[str, np.ndarray] = {}
+        if missing:
+            embedded = self.embedder.encode([texts[h] for h in missing])
+            vectors = dict(zip(missing, embedded, strict=True))
+            report.chunks_embedded += len(missing)
+        for p in batch:
+            needed = {h for _, _, hs in p.documents for h in hs}
+            n = self.store.replace_file(
+                p.candidate.source,
+                p.hash,
+                p.size,
+                p.documents,
+                {h: v for h, v in vectors.items() if h in needed},
+            )
+            report.files.append(
+                FileResult(p.candidate.source, "ingested", "", len(p.documents), n)
+            )
+            if self.progress:
+                self.progress.advance(files=1, chunks=n)
+
+    def _prune(self, roots: Sequence[str], seen: set[str], report: IngestReport) -> None:
+        """Forget stored files under the given roots that are gone from disk."""
+        prefixes = [r.rstrip("/") for r in roots]
+        for path in self.store.file_hashes():
+            under = any(path == r or path.startswith(r + "/") for r in prefixes)
+            if under and path not in seen and not Path(path).exists():
+                self.store.remove_file(path)
+                report.files.append(FileResult(path, "removed", "file is gone"))

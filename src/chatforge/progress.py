@@ -1,0 +1,48 @@
+"""A terminal progress bar for ingestion: files, chunks and chunks per second."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class IngestProgress:
+    """Implements the pipeline's Progress protocol with rich; does nothing when disabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self._chunks = 0
+        self._t0 = time.perf_counter()
+
+    def __enter__(self) -> IngestProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("ingesting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]:.0f} chunks/s"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def start(self, files: int) -> None:
+        self._t0 = time.perf_counter()
+        if self._bar is not None:
+            self._task = self._bar.add_task("ingest", total=files, chunks=0, rate=0.0)
+
+    def advance(self, files: int = 0, chunks: int = 0) -> None:
+        self._chunks += chunks
+        if self._bar is not None and self._task is not None:
+            rate = self._chunks / max(time.perf_counter() - self._t0, 1e-6)
+            self._bar.update(self._task, advance=files, chunks=self._chunks, rate=rate)

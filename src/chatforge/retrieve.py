@@ -1,0 +1,105 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) results fused, optionally diversified.
+
+Dense search finds paraphrases; BM25 finds rare exact words (command names, error codes).
+Reciprocal rank fusion combines the two rankings without having to calibrate their scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chatforge.config import RetrieveSettings
+from chatforge.embed import Embedder
+from chatforge.errors import ChatforgeError
+from chatforge.schema import Hit
+from chatforge.store.sqlite import SQLiteStore
+
+MAX_QUERY_CHARS = 8000
+
+
+@dataclass
+class Filters:
+    """Metadata filters; `source` is a glob over document paths (e.g. "docs/*.md")."""
+
+    source: str | None = None
+
+
+def check_query(query: str) -> str:
+    query = query.strip()
+    if not query:
+        raise ChatforgeError("query is empty; give a question or some keywords")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ChatforgeError(
+            f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}, "
+            "so ask with the words that matter"
+        )
+    return query
+
+
+def rrf(rankings: list[tuple[list[int], float]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: score(d) = sum over rankings of weight / (k + rank)."""
+    fused: dict[int, float] = {}
+    for ids, weight in rankings:
+        for rank, cid in enumerate(ids, start=1):
+            fused[cid] = fused.get(cid, 0.0) + weight / (k + rank)
+    return fused
+
+
+def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
+    """Maximal marginal relevance: pick items relevant to the query but unlike those picked."""
+    relevance = vectors @ query
+    similarity = vectors @ vectors.T
+    chosen: list[int] = []
+    left = list(range(len(vectors)))
+    while left and len(chosen) < k:
+        redundancy = (
+            similarity[np.ix_(left, chosen)].max(axis=1) if chosen else np.zeros(len(left))
+        )
+        scores = lam * relevance[left] - (1 - lam) * redundancy
+        chosen.append(left.pop(int(np.argmax(scores))))
+    return chosen
+
+
+class Retriever:
+    """Searches one store with one embedder according to the retrieve settings."""
+
+    def __init__(self, store: SQLiteStore, embedder: Embedder, settings: RetrieveSettings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        s = self.settings
+        query = check_query(query)
+        k = k or s.top_k
+        if k < 1:
+            raise ChatforgeError(f"k must be at least 1 (got {k})")
+        glob = filters.source if filters else None
+        depth = max(s.candidates, k * 2)
+        rankings: list[tuple[list[int], float]] = []
+        qvec = None
+        dense: list[tuple[int, float]] = []
+        if s.dense:
+            qvec = self.embedder.encode_query(query)
+            dense = self.store.dense(qvec, depth, glob)
+            rankings.append(([i for i, _ in dense], s.dense_weight))
+        if s.lexical:
+            lexical = self.store.lexical(query, depth, glob)
+            rankings.append(([i for i, _ in lexical], s.lexical_weight))
+        if not s.dense and not s.lexical:
+            raise ChatforgeError(
+                "both retrieve.dense and retrieve.lexical are off; turn at least one on"
+            )
+        if len(rankings) == 1:
+            # One half alone keeps its own scores (cosine or BM25), which mean something.
+            scored = dense if s.dense else lexical
+        else:
+            fused = rrf(rankings, s.rrf_k)
+            scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+        if s.mmr and qvec is not None and len(scored) > k:
+            pool = scored[: max(k * 4, 20)]
+            picks = mmr(qvec, self.store.vectors_for([i for i, _ in pool]), k, s.mmr_lambda)
+            scored = [pool[p] for p in picks]
+        return self.store.hits(scored[:k])

@@ -1,0 +1,432 @@
+"""The SQLite store: documents, chunks, vectors and the keyword index in one file.
+
+SQLite is the truth. Each file's documents are replaced in one transaction, so readers (other
+processes included, thanks to WAL) never see half a document, and a killed ingest leaves every
+document either whole or absent. The FAISS index is derived from these rows and caught up
+whenever it lags behind the `generation` counter that every write bumps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chatforge.errors import ConfigError
+from chatforge.schema import Chunk, Document, Hit
+from chatforge.store.faiss_index import VectorIndex
+
+log = logging.getLogger("chatforge.store")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+  path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, ingested_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents(
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+  part TEXT NOT NULL DEFAULT '', title TEXT NOT NULL, text TEXT NOT NULL, meta TEXT NOT NULL,
+  UNIQUE(path, part));
+CREATE TABLE IF NOT EXISTS chunks(
+  id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  ord INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, section TEXT NOT NULL,
+  context TEXT NOT NULL, text TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
+CREATE TABLE IF NOT EXISTS vectors(hash TEXT PRIMARY KEY, vec BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+  context, text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS ingest_log(
+  id INTEGER PRIMARY KEY, at TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '');
+"""
+
+MAX_QUERY_TERMS = 64
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class StoredDocument:
+    id: int
+    path: str
+    part: str
+    title: str
+    hash: str
+    chunks: int
+    ingested_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class SQLiteStore:
+    """Documents and their chunks, vectors keyed by chunk hash, FTS5 for BM25, FAISS for dense."""
+
+    def __init__(
+        self,
+        folder: Path,
+        model: str,
+        dim: Callable[[], int],
+        index_kind: str = "auto",
+        hnsw_threshold: int = 200_000,
+    ) -> None:
+        self.folder = folder
+        self.model = model
+        self._dim = dim
+        self._index_setting = index_kind
+        self._hnsw_threshold = hnsw_threshold
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(
+            folder / "chatforge.db", timeout=60, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.RLock()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)  # idempotent; executescript manages its own commit
+        self._index: VectorIndex | None = None
+
+    @property
+    def dim(self) -> int:
+        """Vector size: recorded with the vectors, so opening the index needs no model."""
+        stored = self.meta("embed_dim")
+        return int(stored) if stored else self._dim()
+
+    # -- transactions and bookkeeping -------------------------------------------------
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump(self) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def check_model(self) -> None:
+        """Refuse to mix vectors of two embedding models in one bot."""
+        stored = self.meta("embed_model")
+        if stored is None or self.chunk_count() == 0:
+            return
+        if stored != self.model:
+            raise ConfigError(
+                f"this bot's vectors were made with {stored}, but embed.model is {self.model}; "
+                f"run `chatforge reindex --reembed` to re-embed everything, "
+                f"or set embed.model back to {stored}"
+            )
+
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    # -- writes ----------------------------------------------------------------------
+
+    def file_hashes(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT path, hash FROM files"))
+
+    def missing_vectors(self, hashes: Iterable[str]) -> set[str]:
+        """Which chunk hashes have no stored vector yet (the embedding cache)."""
+        wanted = set(hashes)
+        have: set[str] = set()
+        batch = list(wanted)
+        for i in range(0, len(batch), 500):
+            part = batch[i : i + 500]
+            q = f"SELECT hash FROM vectors WHERE hash IN ({','.join('?' * len(part))})"
+            have.update(r[0] for r in self.db.execute(q, part))
+        return wanted - have
+
+    def replace_file(
+        self,
+        path: str,
+        file_hash: str,
+        size: int,
+        documents: Sequence[tuple[Document, Sequence[Chunk], Sequence[str]]],
+        vectors: dict[str, np.ndarray],
+    ) -> int:
+        """Swap in a file's new documents, chunks and vectors in one transaction."""
+        at = now()
+        n = 0
+        with self.transaction():
+            self._delete_file(path)
+            self.db.execute(
+                "INSERT INTO files(path, hash, size, ingested_at) VALUES(?,?,?,?)",
+                (path, file_hash, size, at),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO vectors(hash, vec) VALUES(?, ?)",
+                ((h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()),
+            )
+            for doc, chunks, hashes in documents:
+                cur = self.db.execute(
+                    "INSERT INTO documents(path, part, title, text, meta) VALUES(?,?,?,?,?)",
+                    (path, doc.part, doc.title, doc.text, json.dumps(doc.meta, default=str)),
+                )
+                doc_id = cur.lastrowid
+                for ord_, (chunk, h) in enumerate(zip(chunks, hashes, strict=True)):
+                    cur = self.db.execute(
+                        'INSERT INTO chunks(doc_id, ord, start, "end", section, context, text,'
+                        " hash) VALUES(?,?,?,?,?,?,?,?)",
+                        (
+                            doc_id,
+                            ord_,
+                            chunk.start,
+                            chunk.end,
+                            chunk.section,
+                            chunk.context,
+                            chunk.text,
+                            h,
+                        ),
+                    )
+                    self.db.execute(
+                        "INSERT INTO chunks_fts(rowid, context, text) VALUES(?,?,?)",
+                        (cur.lastrowid, chunk.context, chunk.text),
+                    )
+                    n += 1
+            self._record_model(self.model, vectors)
+            self._bump()
+        return n
+
+    def _record_model(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES('embed_model', ?)", (model,)
+        )
+        if vectors:
+            dim = len(next(iter(vectors.values())))
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('embed_dim', ?)", (str(dim),)
+            )
+
+    def remove_file(self, path: str) -> bool:
+        with self.transaction():
+            found = self._delete_file(path)
+            if found:
+                self._bump()
+        return found
+
+    def _delete_file(self, path: str) -> bool:
+        ids = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?"
+        self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({ids})", (path,))
+        cur = self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+        return cur.rowcount > 0
+
+    def collect_garbage(self) -> int:
+        """Drop cached vectors no chunk uses any more."""
+        with self.transaction():
+            cur = self.db.execute(
+                "DELETE FROM vectors WHERE hash NOT IN (SELECT DISTINCT hash FROM chunks)"
+            )
+        return cur.rowcount
+
+    def log(self, path: str, status: str, reason: str = "") -> None:
+        self.db.execute(
+            "INSERT INTO ingest_log(at, path, status, reason) VALUES(?,?,?,?)",
+            (now(), path, status, reason),
+        )
+
+    def reset_vectors(self, model: str, dim: int) -> None:
+        """Forget every vector, for re-embedding the bot with another model."""
+        with self.transaction():
+            self.db.execute("DELETE FROM vectors")
+            self.db.execute("DELETE FROM meta WHERE key = 'embed_dim'")
+            self._record_model(model, {})
+            self._bump()
+        self.model, self._dim, self._index = model, (lambda: dim), None
+
+    def chunks_to_embed(self) -> list[tuple[str, str]]:
+        """(hash, embedded text) of every chunk lacking a vector."""
+        return list(
+            self.db.execute(
+                "SELECT DISTINCT c.hash, c.context || char(10) || c.text FROM chunks c "
+                "LEFT JOIN vectors v ON v.hash = c.hash WHERE v.hash IS NULL"
+            )
+        )
+
+    def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors(hash, vec) VALUES(?, ?)",
+                ((h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()),
+            )
+            self._record_model(self.model, vectors)
+            self._bump()
+
+    # -- reads -----------------------------------------------------------------------
+
+    def documents(self, source_glob: str | None = None) -> list[StoredDocument]:
+        where, args = ("WHERE d.path GLOB ?", (source_glob,)) if source_glob else ("", ())
+        rows = self.db.execute(
+            "SELECT d.id, d.path, d.part, d.title, f.hash, "
+            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.id), f.ingested_at "
+            f"FROM documents d JOIN files f ON f.path = d.path {where} ORDER BY d.path, d.id",
+            args,
+        )
+        return [StoredDocument(*r) for r in rows]
+
+    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
+        """Full hits for (chunk id, score) pairs, in the given order; vanished ids are dropped."""
+        if not scored:
+            return []
+        ids = [i for i, _ in scored]
+        rows = self.db.execute(
+            'SELECT c.id, c.text, d.path, d.title, c.section, c.start, c."end", d.id, d.part '
+            f"FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE c.id IN ({','.join('?' * len(ids))})",
+            ids,
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for cid, score in scored:
+            r = by_id.get(cid)
+            if r is None:
+                continue
+            section = r[4] if not r[8] else (f"{r[8]} > {r[4]}" if r[4] else r[8])
+            out.append(Hit(r[1], score, r[2], r[3], section, r[5], r[6], r[0], r[7]))
+        return out
+
+    def vectors_for(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        rows = dict(
+            self.db.execute(
+                "SELECT c.id, v.vec FROM chunks c JOIN vectors v ON v.hash = c.hash "
+                f"WHERE c.id IN ({','.join('?' * len(chunk_ids))})",
+                list(chunk_ids),
+            )
+        )
+        return np.stack([np.frombuffer(rows[i], dtype=np.float32) for i in chunk_ids])
+
+    def lexical(
+        self, query: str, k: int, source_glob: str | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunk text and its heading context; higher score is better."""
+        terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))[:MAX_QUERY_TERMS]
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        join, args = "", [match]
+        if source_glob:
+            join = (
+                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id "
+                "AND d.path GLOB ?"
+            )
+            args.insert(0, source_glob)
+        rows = self.db.execute(
+            f"SELECT chunks_fts.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts {join} "
+            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+            [*args, k],
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def dense(
+        self, vector: np.ndarray, k: int, source_glob: str | None = None
+    ) -> list[tuple[int, float]]:
+        index = self.index()
+        allowed = None
+        if source_glob:
+            allowed = np.array(
+                [
+                    r[0]
+                    for r in self.db.execute(
+                        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                        "WHERE d.path GLOB ?",
+                        (source_glob,),
+                    )
+                ],
+                dtype=np.int64,
+            )
+        return index.search(vector, k, allowed)
+
+    # -- the derived vector index ------------------------------------------------------
+
+    def _index_kind(self) -> str:
+        if self._index_setting != "auto":
+            return self._index_setting
+        return "hnsw" if self.chunk_count() > self._hnsw_threshold else "flat"
+
+    def index(self) -> VectorIndex:
+        """The FAISS index, loaded once and caught up with SQLite whenever it lags behind."""
+        with self._lock:
+            gen = self.generation()
+            if self._index is None:
+                self._index, why = VectorIndex.load(
+                    self.folder, self.dim, self.model, self._index_kind()
+                )
+                if why != "ok" or self._index.generation != gen:
+                    reason = why if why != "ok" else "behind the store"
+                    level = logging.DEBUG if why == "missing" else logging.INFO
+                    log.log(level, "vector index %s: catching up from SQLite", reason)
+                    self._catch_up(gen)
+                    self._index.save(gen)
+            elif self._index.generation != gen:
+                self._catch_up(gen)
+            return self._index
+
+    def save_index(self) -> None:
+        """Bring the saved index up to date with SQLite (no-op when it already is)."""
+        with self._lock:
+            index = self.index()
+            if index.saved_generation != index.generation:
+                index.save(index.generation)
+
+    def rebuild_index(self) -> None:
+        with self._lock:
+            gen = self.generation()
+            self._index = VectorIndex(self.folder, self.dim, self.model, self._index_kind())
+            self._catch_up(gen)
+            self._index.save(gen)
+
+    def _catch_up(self, gen: int) -> None:
+        assert self._index is not None
+        index = self._index
+        have = set(index.ids().tolist())
+        want = {
+            r[0]
+            for r in self.db.execute("SELECT c.id FROM chunks c JOIN vectors v ON v.hash = c.hash")
+        }
+        gone = have - want
+        if gone and not index.remove(gone):
+            index = self._index = VectorIndex(self.folder, self.dim, self.model, index.kind)
+            have = set()
+        new = sorted(want - have)
+        for i in range(0, len(new), 5000):
+            part = new[i : i + 5000]
+            index.add(np.array(part, dtype=np.int64), self.vectors_for(part))
+        index.generation = gen
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (a killed process rolls back too)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.store._lock.acquire()
+        self.store.db.execute("BEGIN IMMEDIATE")
+        return self.store.db
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            self.store.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self.store._lock.release()
