@@ -58,9 +58,13 @@ class Embedder:
 
     @cached_property
     def model(self) -> Any:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.path.isdir(self.path) else None
+        if os.path.isdir(self.path):
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
 
         try:
             st = SentenceTransformer(

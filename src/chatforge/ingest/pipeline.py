@@ -88,7 +88,7 @@ class Walker:
             if p.is_dir():
                 yield from self._walk_dir(p, given, report)
             else:
-                yield Candidate(p, given)
+                yield Candidate(p, os.path.normpath(given))
 
     def _walk_dir(self, root: Path, given: str, report: IngestReport) -> Iterator[Candidate]:
         import pathspec
@@ -108,7 +108,7 @@ class Walker:
             )
             for name in sorted(filenames):
                 path = here / name
-                rel = os.path.join(given, os.path.relpath(path, root))
+                rel = os.path.normpath(os.path.join(given, os.path.relpath(path, root)))
                 if name.startswith(".") or self._ignored(path, specs, is_dir=False):
                     continue
                 if not self._selected(rel):
@@ -178,14 +178,14 @@ class Ingestor:
         report = IngestReport()
         self.store.check_model()
         candidates = list(Walker(self.settings, include, exclude).walk(paths, report))
-        known = self.store.file_hashes()
-        force = self.store.meta("chunking") != self.signature()
+        known = self.store.file_versions()
+        signature = self.signature()
         if self.progress:
             self.progress.start(len(candidates))
         pending: list[Prepared] = []
         pending_chunks = 0
         for cand in candidates:
-            prepared = self._prepare(cand, known, force, report)
+            prepared = self._prepare(cand, known, signature, report)
             if self.progress and prepared is None:
                 self.progress.advance(files=1)
             if prepared is None:
@@ -198,11 +198,7 @@ class Ingestor:
         self._flush(pending, report)
         if prune:
             self._prune(paths, {c.source for c in candidates}, report)
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES('chunking', ?)",
-                (self.signature(),),
-            )
+        with self.store.transaction():
             for f in report.files:
                 if f.status != "unchanged":
                     self.store.log(f.path, f.status, f.reason)
@@ -212,7 +208,11 @@ class Ingestor:
         return report
 
     def _prepare(
-        self, cand: Candidate, known: dict[str, str], force: bool, report: IngestReport
+        self,
+        cand: Candidate,
+        known: dict[str, tuple[str, str]],
+        signature: str,
+        report: IngestReport,
     ) -> Prepared | None:
         source = cand.source
         try:
@@ -224,7 +224,7 @@ class Ingestor:
                     "split it or raise the limit"
                 )
             digest = file_hash(cand.path)
-            if not force and known.get(source) == digest:
+            if known.get(source) == (digest, signature):
                 report.files.append(FileResult(source, "unchanged"))
                 return None
             docs = load(cand.path, source, self._load_options())
@@ -280,6 +280,7 @@ class Ingestor:
                 p.size,
                 p.documents,
                 {h: v for h, v in vectors.items() if h in needed},
+                self.signature(),
             )
             report.files.append(
                 FileResult(p.candidate.source, "ingested", "", len(p.documents), n)
@@ -289,9 +290,9 @@ class Ingestor:
 
     def _prune(self, roots: Sequence[str], seen: set[str], report: IngestReport) -> None:
         """Forget stored files under the given roots that are gone from disk."""
-        prefixes = [r.rstrip("/") for r in roots]
+        prefixes = [os.path.normpath(r) for r in roots]
         for path in self.store.file_hashes():
-            under = any(path == r or path.startswith(r + "/") for r in prefixes)
+            under = any(p == "." or path == p or path.startswith(p + "/") for p in prefixes)
             if under and path not in seen and not Path(path).exists():
                 self.store.remove_file(path)
                 report.files.append(FileResult(path, "removed", "file is gone"))

@@ -30,7 +30,8 @@ log = logging.getLogger("chatforge.store")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
-  path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, ingested_at TEXT NOT NULL);
+  path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, ingested_at TEXT NOT NULL,
+  chunking TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS documents(
   id INTEGER PRIMARY KEY, path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
   part TEXT NOT NULL DEFAULT '', title TEXT NOT NULL, text TEXT NOT NULL, meta TEXT NOT NULL,
@@ -143,6 +144,10 @@ class SQLiteStore:
     def file_hashes(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT path, hash FROM files"))
 
+    def file_versions(self) -> dict[str, tuple[str, str]]:
+        """path -> (content hash, chunking signature) of every stored file."""
+        return {p: (h, c) for p, h, c in self.db.execute("SELECT path, hash, chunking FROM files")}
+
     def missing_vectors(self, hashes: Iterable[str]) -> set[str]:
         """Which chunk hashes have no stored vector yet (the embedding cache)."""
         wanted = set(hashes)
@@ -161,6 +166,7 @@ class SQLiteStore:
         size: int,
         documents: Sequence[tuple[Document, Sequence[Chunk], Sequence[str]]],
         vectors: dict[str, np.ndarray],
+        chunking: str = "",
     ) -> int:
         """Swap in a file's new documents, chunks and vectors in one transaction."""
         at = now()
@@ -168,8 +174,8 @@ class SQLiteStore:
         with self.transaction():
             self._delete_file(path)
             self.db.execute(
-                "INSERT INTO files(path, hash, size, ingested_at) VALUES(?,?,?,?)",
-                (path, file_hash, size, at),
+                "INSERT INTO files(path, hash, size, ingested_at, chunking) VALUES(?,?,?,?,?)",
+                (path, file_hash, size, at, chunking),
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO vectors(hash, vec) VALUES(?, ?)",

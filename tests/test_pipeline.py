@@ -1,0 +1,171 @@
+"""Incremental ingestion through the real pipeline: hashing, replacing, pruning, bad input."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from chatforge.schema import IngestReport
+
+
+def statuses(report: IngestReport) -> dict[str, str]:
+    return {f.path: f.status for f in report.files}
+
+
+def test_ingest_folder_then_unchanged_is_skipped_without_embedding(make_bot, docs):
+    bot = make_bot()
+    first = bot.ingest(["."])
+    assert first.totals["ingested"] == 4 and first.totals["failed"] == 0
+    assert first.chunks_embedded > 0
+    paths = {d.path for d in bot.sources()}
+    assert "guide/install.md" in paths  # relative as given, without a ./ prefix
+    csv_rows = [d for d in bot.sources() if d.path == "faq.csv"]
+    assert len(csv_rows) == 2  # one document per FAQ row
+
+    again = bot.ingest(["."])
+    assert again.totals == {**again.totals, "ingested": 0, "unchanged": 4}
+    assert again.chunks_embedded == 0
+
+
+def test_changed_file_is_replaced_and_only_new_text_embedded(make_bot, docs):
+    bot = make_bot()
+    bot.ingest(["guide"])
+    before = {d.path: d for d in bot.sources()}
+    p = docs / "guide/install.md"
+    p.write_text(p.read_text() + "\n## Upgrading\n\nRun `apt upgrade widget` for new releases.\n")
+    report = bot.ingest(["guide"])
+    assert statuses(report) == {"guide/install.md": "ingested", "guide/network.md": "unchanged"}
+    assert report.chunks_embedded == 1  # the untouched sections reuse their stored vectors
+    after = {d.path: d for d in bot.sources()}
+    assert after["guide/install.md"].hash != before["guide/install.md"].hash
+    assert after["guide/install.md"].chunks == before["guide/install.md"].chunks + 1
+    hits = bot.search("how to upgrade widget", k=1)
+    assert "apt upgrade widget" in hits[0].text
+
+
+def test_prune_removes_vanished_files_under_the_given_roots(make_bot, docs):
+    bot = make_bot()
+    bot.ingest(["guide", "notes"])
+    os.remove(docs / "guide/network.md")
+    os.remove(docs / "notes/animals.txt")
+    report = bot.ingest(["guide"], prune=True)
+    assert statuses(report)["guide/network.md"] == "removed"
+    left = {d.path for d in bot.sources()}
+    assert left == {"guide/install.md", "notes/animals.txt"}  # notes/ was not a root
+    assert all(h.source != "guide/network.md" for h in bot.search("widget port", k=5))
+
+
+def test_forget_removes_one_file_from_search(make_bot, docs):
+    bot = make_bot()
+    bot.ingest(["."])
+    assert bot.forget("notes/animals.txt")
+    assert not bot.forget("notes/animals.txt")
+    assert all(h.source != "notes/animals.txt" for h in bot.search("zebra migration", k=10))
+
+
+def test_hidden_gitignored_and_globbed_paths(make_bot, docs):
+    (docs / ".hidden").mkdir()
+    (docs / ".hidden/secret.md").write_text("# Secret\n\nhidden text\n")
+    (docs / "build").mkdir()
+    (docs / "build/out.md").write_text("# Built\n\ngenerated text\n")
+    (docs / ".gitignore").write_text("build/\n*.csv\n")
+    (docs / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    bot = make_bot()
+    report = bot.ingest(["."], exclude=["notes/*"])
+    got = statuses(report)
+    assert set(got) == {"guide/install.md", "guide/network.md", "image.png"}
+    assert got["image.png"] == "skipped"
+    only = make_bot(name="only").ingest(["."], include=["guide/*"])
+    assert {f.path for f in only.files if f.status == "ingested"} == {
+        "guide/install.md",
+        "guide/network.md",
+    }
+
+
+def test_bad_inputs_fail_alone_with_reasons(make_bot, docs):
+    bad = docs / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_text("")
+    (bad / "binary.txt").write_bytes(b"\x00\x01\x02ELF\x00" * 100)
+    latin = "caf\xe9 cr\xe8me br\xfbl\xe9e, d\xe9j\xe0 vu"
+    (bad / "latin.txt").write_bytes(latin.encode("latin-1"))
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog")
+    (bad / "nocols.csv").write_text("alpha,beta\n1,2\n")
+    big = bad / "big.txt"
+    with open(big, "wb") as f:  # sparse: 200 MB on paper, nothing on disk
+        f.truncate(200 * 1024 * 1024)
+    os.symlink(bad / "loop_b", bad / "loop_a")
+    os.symlink(bad / "loop_a", bad / "loop_b")
+    bot = make_bot()
+    report = bot.ingest(["bad", "guide", "does/not/exist.md", "bad/loop_a"])
+    reasons = {f.path: f.reason for f in report.files}
+    got = statuses(report)
+    assert got["guide/install.md"] == "ingested"  # the rest of the batch goes on
+    assert "empty" in reasons["bad/empty.txt"]
+    assert "binary" in reasons["bad/binary.txt"]
+    assert "100 MB" in reasons["bad/big.txt"]
+    assert "pdf" in reasons["bad/broken.pdf"].lower()
+    assert "alpha" in reasons["bad/nocols.csv"]  # names the columns it found
+    assert reasons["does/not/exist.md"] == "no such file or directory"
+    assert reasons["bad/loop_a"] == "symlink loop"
+    for path in ("bad/empty.txt", "bad/binary.txt", "bad/big.txt", "bad/broken.pdf"):
+        assert got[path] == "failed" and "\n" not in reasons[path]
+    stored = {d.path for d in bot.sources()}
+    assert not any(p.startswith("bad/") and p != "bad/latin.txt" for p in stored)
+
+
+def test_search_filters_and_halves(make_bot, docs):
+    bot = make_bot()
+    bot.ingest(["."])
+    hits = bot.search("which port does the daemon listen on", k=3)
+    assert hits[0].source == "guide/network.md"
+    h = hits[0]
+    doc_text = bot.store.db.execute("SELECT text FROM documents WHERE id=?", (h.doc_id,)).fetchone()
+    assert doc_text[0][h.start : h.end] == h.text  # offsets point into the extracted text
+    only_notes = bot.search("daemon port", k=3, filters={"source": "notes/*"})
+    assert {x.source for x in only_notes} <= {"notes/animals.txt"}
+    bot.settings.retrieve.lexical = False
+    assert bot.search("daemon listening port", k=1)[0].source == "guide/network.md"
+    bot.settings.retrieve.lexical, bot.settings.retrieve.dense = True, False
+    assert bot.search("7341", k=1)[0].source == "guide/network.md"  # an exact rare token
+    bot.settings.retrieve.dense = True
+    bot.settings.retrieve.mmr = True
+    assert len(bot.search("widget", k=3)) == 3
+
+
+def test_query_limits(make_bot, docs):
+    from chatforge.errors import ChatforgeError
+
+    bot = make_bot()
+    bot.ingest(["guide"])
+    with pytest.raises(ChatforgeError, match="query is empty"):
+        bot.search("   ")
+    with pytest.raises(ChatforgeError, match="102400 characters"):
+        bot.search("x" * 102400)
+
+
+def test_changing_embedding_model_is_refused_then_reembedded(make_bot, docs, tmp_path):
+    from chatforge.bot import Bot
+    from chatforge.errors import ConfigError
+
+    bot = make_bot()
+    bot.ingest(["guide"])
+    bot.close()
+    # A copy of the same weights under another name stands in for a second model: the point
+    # is that vectors are tied to the configured model's identity.
+    import shutil
+
+    from chatforge.models import resolve_embedder
+
+    other = tmp_path / "other-model"
+    shutil.copytree(resolve_embedder("all-MiniLM-L6-v2"), other)
+    cfg = bot.folder / "chatforge.yaml"
+    cfg.write_text(cfg.read_text().replace("model: all-MiniLM-L6-v2", f"model: {other}"))
+    again = Bot(bot.folder)
+    with pytest.raises(ConfigError, match="reindex --reembed"):
+        again.search("install")
+    with pytest.raises(ConfigError, match="reindex --reembed"):
+        again.ingest(["guide"])
+    assert again.reindex(reembed=True) > 0
+    assert again.search("how to remove widget", k=1)[0].source == "guide/install.md"
