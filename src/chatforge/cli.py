@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from chatforge.errors import ChatforgeError
+from chatforge.lab.cli import app as lab_app
 
 app = typer.Typer(
     help="Build, specialize and run your own chatbot on your own machine.",
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show the settings of a bot.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(lab_app, name="lab", help="Train small language models to see how they work.")
 
 BotOpt = Annotated[
     Path | None,
