@@ -1,0 +1,32 @@
+"""The teaching notebooks run top to bottom in a real kernel, as a reader would run them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["01_tokens_embeddings_attention.ipynb", "02_lstm_vs_transformer.ipynb"]
+)
+def test_notebook_runs(name: str, tmp_path: Path) -> None:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), (
+        "notebooks are committed with outputs stripped"
+    )
+    # Run inside tmp_path so whatever a notebook writes (lab-out-notebook/) lands there.
+    client = nbclient.NotebookClient(
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    # One torch thread in the kernel: on a small shared machine more threads only contend.
+    client.execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
