@@ -32,7 +32,7 @@ run: install
 	$(VENV)/bin/chatforge search --bot $(DEMO_BOT) --interactive
 
 test: install-test
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
 bench: install-test
