@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import cli, write_docs
+from support import cli, write_docs
 
 HIT_FIELDS = {"text", "score", "source", "title", "section", "start", "end", "chunk_id", "doc_id"}
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Bot", "Settings", "Hit", "IngestReport", "__version__"]
+__all__ = ["Answer", "Bot", "Settings", "Hit", "IngestReport", "__version__"]
 
 if TYPE_CHECKING:
     from chatforge.bot import Bot
+    from chatforge.chat.answer import Answer
     from chatforge.config import Settings
     from chatforge.schema import Hit, IngestReport
 
 _LAZY = {
+    "Answer": "chatforge.chat.answer",
     "Bot": "chatforge.bot",
     "Settings": "chatforge.config",
     "Hit": "chatforge.schema",

@@ -34,7 +34,9 @@ class EmbedSettings(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="auto = bfloat16 where the CPU/GPU runs it natively, else float32"
     )
-    batch_size: int = Field(64, ge=1, description="texts per forward pass")
+    batch_size: int = Field(
+        32, ge=1, description="texts per forward pass (larger is faster but needs more memory)"
+    )
 
 
 class IngestSettings(Section):
@@ -68,7 +70,7 @@ class RetrieveSettings(Section):
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
     dense_weight: float = Field(1.0, ge=0, description="weight of the dense half in fusion")
-    lexical_weight: float = Field(1.0, ge=0, description="weight of the BM25 half in fusion")
+    lexical_weight: float = Field(0.5, ge=0, description="weight of the BM25 half in fusion")
     mmr: bool = Field(False, description="re-rank for diversity (maximal marginal relevance)")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity")
 
@@ -87,6 +89,43 @@ class LLMSettings(Section):
     max_tokens: int = Field(384, ge=1, description="longest answer in tokens")
 
 
+class ChatSettings(Section):
+    system_prompt: str = Field(
+        "You are a helpful assistant. Answer from the numbered passages and cite them as [n]. "
+        "If the passages do not hold the answer, say that you do not know.",
+        description="the bot's instructions, sent first in every prompt",
+    )
+    unknown_answer: str = Field(
+        "I don't know: nothing in my documents answers that.",
+        description="the reply when no passage is relevant (the model is not called)",
+    )
+    history_turns: int = Field(
+        6,
+        ge=0,
+        description="recent question/answer pairs offered to the prompt, budget permitting",
+    )
+    min_score: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="least question-passage cosine similarity for a passage to count as relevant",
+    )
+    condense: bool = Field(
+        True, description="rewrite follow-up questions into standalone ones before retrieval"
+    )
+
+
+class MemorySettings(Section):
+    enabled: bool = Field(True, description="keep long-term memories of each user")
+    recall_k: int = Field(4, ge=0, description="memories recalled into a prompt at most")
+    min_score: float = Field(
+        0.3, ge=-1, le=1, description="least cosine similarity for a memory to be recalled"
+    )
+    summarize_every: int = Field(
+        6, ge=0, description="turns between conversation summaries (0 = never summarize)"
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one bot; sections mirror the parts of chatforge."""
 
@@ -103,6 +142,8 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
     @classmethod
     def settings_customise_sources(

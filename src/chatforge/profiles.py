@@ -10,14 +10,63 @@ from chatforge.config import Settings
 
 PROFILES: dict[str, dict[str, Any]] = {
     "general": {},
-    "assistant": {"retrieve": {"top_k": 5}, "llm": {"temperature": 0.2}},
-    "teacher": {"retrieve": {"top_k": 6, "mmr": True}, "llm": {"temperature": 0.4}},
+    "assistant": {
+        "retrieve": {"top_k": 5},
+        "llm": {"temperature": 0.2},
+        "chat": {
+            "system_prompt": (
+                "You are a precise, friendly assistant. Answer only from the numbered passages, "
+                "cite each claim as [n], and say so when the passages do not cover the question."
+            ),
+            "unknown_answer": "I don't know: my documents don't cover that.",
+        },
+    },
+    "teacher": {
+        "retrieve": {"top_k": 6, "mmr": True},
+        "llm": {"temperature": 0.4},
+        "chat": {
+            "system_prompt": (
+                "You are a patient teacher. Explain step by step in plain words, using the "
+                "numbered course passages and citing them as [n]. End with one short question "
+                "that checks understanding."
+            ),
+            "unknown_answer": (
+                "That isn't in the course material I have, so I can't teach it reliably."
+            ),
+            "history_turns": 8,
+        },
+        "memory": {"recall_k": 4, "summarize_every": 4},
+    },
     "faq": {
         "ingest": {"chunk_tokens": 160},
-        "retrieve": {"top_k": 3, "lexical_weight": 1.2},
-        "llm": {"temperature": 0.0},
+        "retrieve": {"top_k": 3, "lexical_weight": 1.0},
+        "llm": {"temperature": 0.0, "max_tokens": 160},
+        "chat": {
+            "system_prompt": (
+                "You answer customer questions from the numbered FAQ entries. Reply in one to "
+                "three sentences, reuse the FAQ's wording, and cite the entry as [n]."
+            ),
+            "unknown_answer": "Sorry, that question is not in our FAQ. Please contact support.",
+            "history_turns": 2,
+            "min_score": 0.35,
+        },
+        "memory": {"enabled": False},
     },
-    "personal": {"retrieve": {"top_k": 5}, "llm": {"temperature": 0.5}},
+    "personal": {
+        "retrieve": {"top_k": 5},
+        "llm": {"temperature": 0.5},
+        "chat": {
+            "system_prompt": (
+                "You are the user's personal assistant, working from their own notes and chat "
+                "history. Be warm and brief, cite notes as [n], and use what you remember "
+                "about the user."
+            ),
+            "unknown_answer": "I can't find that in your notes.",
+            "history_turns": 8,
+            "min_score": 0.2,
+        },
+        "memory": {"recall_k": 6, "summarize_every": 4},
+    },
 }
 
 PROFILE_HELP = {
@@ -61,5 +110,5 @@ def render_yaml(settings: Settings) -> str:
 def _yaml_value(value: Any) -> str:
     import yaml
 
-    text = yaml.safe_dump(value, default_flow_style=True).strip()
+    text = yaml.safe_dump(value, default_flow_style=True, width=2**31, allow_unicode=True).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()

@@ -14,6 +14,7 @@ import io
 import json
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -473,7 +474,7 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 def _load_html(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
     """Main content only, read as plain text with paragraph breaks; h1-h6 give the trail."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
     meta: dict[str, Any] = {}
     markup: str | bytes
@@ -483,7 +484,10 @@ def _load_html(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
         markup = data  # Beautiful Soup honours the page's own charset declaration
     if isinstance(markup, str) and "\x00" in markup:
         raise LoadError(f"binary content (NUL bytes) in a {path.suffix.lower()} file")
-    soup = BeautifulSoup(markup, "lxml")
+    with warnings.catch_warnings():
+        # XHTML pages (e.g. DocBook output) parse fine as HTML; bs4 warns about each one.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(markup, "lxml")
     if isinstance(markup, bytes) and soup.original_encoding:
         meta["encoding"] = soup.original_encoding
     title = _html_title(soup)

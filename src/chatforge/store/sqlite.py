@@ -50,8 +50,16 @@ CREATE TABLE IF NOT EXISTS ingest_log(
   reason TEXT NOT NULL DEFAULT '');
 """
 
-MAX_QUERY_TERMS = 64
+MAX_QUERY_TERMS = 32
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Words that match most chunks: BM25 gives them almost no weight, yet scoring every row they
+# match is what makes keyword search slow on large stores.
+STOPWORDS = frozenset(
+    "a about an and are as at be been but by can could did do does for from had has have how i "
+    "if in into is it its me my no not of on or our should so than that the their them then "
+    "there these they this those to was we were what when where which while who why will with "
+    "would you your".split()
+)
 
 
 def now() -> str:
@@ -322,7 +330,9 @@ class SQLiteStore:
         self, query: str, k: int, source_glob: str | None = None
     ) -> list[tuple[int, float]]:
         """BM25 over chunk text and its heading context; higher score is better."""
-        terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))[:MAX_QUERY_TERMS]
+        words = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
+        terms = [w for w in words if w not in STOPWORDS] or words
+        terms = terms[:MAX_QUERY_TERMS]
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -1,0 +1,159 @@
+"""Retrieval benchmark: hybrid vs dense-only vs BM25-only on the Debian FAQ, with a fusion sweep.
+
+The questions (bench/data/debian_faq_questions.jsonl) name the FAQ chapter file and the number
+of the section that answers them; a hit is relevant when it comes from that file and its
+heading trail (`Hit.section`) contains that section, e.g. "8.4" matches
+"Chapter 8. ... > 8.4. How do I display the files of an installed package?" and also its
+subsections. Every label is checked against the store before scoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import corpora
+from common import DATA, first_rank, offline, rank_metrics, read_jsonl, table
+
+QUESTIONS = DATA / "debian_faq_questions.jsonl"
+BOT = corpora.DEFAULT_CACHE / "bots" / "debian-faq"
+CUTOFFS = (1, 5, 10)
+METRICS = ("hit@1", "hit@5", "mrr@10")
+
+
+def in_section(section: str, number: str) -> bool:
+    """Whether a heading trail contains the section numbered `number` (e.g. "8.4")."""
+    return any(part.startswith(number + ". ") for part in section.split(" > "))
+
+
+def relevant(q: dict[str, Any]) -> Callable[[Any], bool]:
+    return lambda h: h.source == q["source"] and in_section(h.section, q["section"])
+
+
+class CachedQueries:
+    """The bot's embedder with query vectors remembered, so a settings sweep embeds each once."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder = embedder
+        self.encode_query = lru_cache(maxsize=None)(embedder.encode_query)
+
+
+def check_labels(bot: Any, questions: list[dict[str, Any]]) -> None:
+    rows = bot.store.db.execute(
+        "SELECT DISTINCT d.path, c.section FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    ).fetchall()
+    bad = [
+        q
+        for q in questions
+        if not any(p == q["source"] and in_section(s, q["section"]) for p, s in rows)
+    ]
+    if bad:
+        names = ", ".join(f"{q['source']}#{q['section']}" for q in bad)
+        raise SystemExit(f"labels that match no stored chunk: {names}")
+
+
+def score(search: Callable[[str], list], questions: list[dict[str, Any]]) -> dict[str, float]:
+    ranks = [first_rank(search(q["question"]), relevant(q)) for q in questions]
+    return rank_metrics(ranks, CUTOFFS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bot", type=Path, default=BOT, help="bot folder (reused if present)")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the bot from scratch")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the fusion settings sweep")
+    args = parser.parse_args()
+    offline()
+    from chatforge.bot import Bot
+    from chatforge.config import RetrieveSettings
+    from chatforge.retrieve import Retriever
+
+    faq = corpora.debian_faq()
+    pages = corpora.debian_faq_pages(faq)
+    if args.fresh:
+        shutil.rmtree(args.bot, ignore_errors=True)
+    bot = Bot.init(args.bot, exist_ok=True)
+    bot_dir = args.bot.resolve()
+    cwd = os.getcwd()
+    os.chdir(faq)
+    try:
+        report = Bot(bot_dir).ingest([p.as_posix() for p in pages])
+    finally:
+        os.chdir(cwd)
+    bot = Bot(bot_dir)
+    questions = read_jsonl(QUESTIONS)
+    check_labels(bot, questions)
+    print(
+        f"Debian FAQ: {len(pages)} pages, {bot.store.chunk_count()} chunks "
+        f"(ingest {report.totals}); {len(questions)} questions, "
+        f"{sum(q['kind'] == 'rephrased' for q in questions)} rephrased"
+    )
+
+    embedder = CachedQueries(bot.embedder)
+    base = bot.settings.retrieve
+
+    def run(settings: RetrieveSettings, subset: list[dict[str, Any]] = questions) -> dict:
+        retriever = Retriever(bot.store, embedder, settings)  # what bot.search calls
+        return score(lambda q: retriever.search(q, max(CUTOFFS)), subset)
+
+    modes = {
+        "hybrid": base,
+        "dense only": base.model_copy(update={"lexical": False}),
+        "BM25 only": base.model_copy(update={"dense": False}),
+    }
+    kinds = {"all": questions}
+    for kind in ("heading", "rephrased"):
+        kinds[kind] = [q for q in questions if q["kind"] == kind]
+    results = {(m, k): run(s, qs) for m, s in modes.items() for k, qs in kinds.items()}
+    rows = [
+        [m, k, len(kinds[k]), *(results[m, k][x] for x in METRICS)] for m in modes for k in kinds
+    ]
+    print(
+        f"\nretrieve settings: rrf_k={base.rrf_k} candidates={base.candidates} "
+        f"dense_weight={base.dense_weight} lexical_weight={base.lexical_weight}"
+    )
+    print(table(rows, ["mode", "questions", "n", *METRICS]))
+
+    hy, de, bm = (results[m, "all"] for m in modes)
+    beats = all(hy[x] >= max(de[x], bm[x]) for x in METRICS)
+    best_line = ""
+    if not args.no_sweep:
+        grid = itertools.product((5, 20, 60, 120), ((1, 1), (1, 0.5), (1, 0.25), (0.5, 1)),
+                                 (20, 50, 100))  # fmt: skip
+        sweep = []
+        for rrf_k, (dw, lw), cand in grid:
+            s = base.model_copy(
+                update={"rrf_k": rrf_k, "dense_weight": dw, "lexical_weight": lw,
+                        "candidates": cand}
+            )  # fmt: skip
+            sweep.append(((rrf_k, dw, lw, cand), run(s)))
+        sweep.sort(key=lambda r: (r[1]["mrr@10"], r[1]["hit@1"], r[1]["hit@5"]), reverse=True)
+        print(f"\nfusion sweep ({len(sweep)} settings), best 10 by MRR@10:")
+        print(table([[*k, *(m[x] for x in METRICS)] for k, m in sweep[:10]],
+                    ["rrf_k", "dense_w", "lexical_w", "candidates", *METRICS]))  # fmt: skip
+        (rrf_k, dw, lw, cand), best = sweep[0]
+        best_beats = all(best[x] >= max(de[x], bm[x]) for x in METRICS)
+        best_line = (
+            f"; best sweep setting rrf_k={rrf_k} dense_weight={dw} lexical_weight={lw} "
+            f"candidates={cand}: hit@1 {best['hit@1']:.3f} hit@5 {best['hit@5']:.3f} "
+            f"MRR@10 {best['mrr@10']:.3f}, >= each half: {'yes' if best_beats else 'NO'}"
+        )
+
+    print(
+        f"SUMMARY retrieval debian-faq ({len(questions)} q): MRR@10 hybrid {hy['mrr@10']:.3f} "
+        f"vs dense {de['mrr@10']:.3f} ({hy['mrr@10'] / max(de['mrr@10'], 1e-9):.2f}x) "
+        f"vs BM25 {bm['mrr@10']:.3f} ({hy['mrr@10'] / max(bm['mrr@10'], 1e-9):.2f}x); "
+        f"hit@1 {hy['hit@1']:.3f}/{de['hit@1']:.3f}/{bm['hit@1']:.3f}, "
+        f"hit@5 {hy['hit@5']:.3f}/{de['hit@5']:.3f}/{bm['hit@5']:.3f}; "
+        f"hybrid >= each half on every metric: {'yes' if beats else 'NO'}{best_line}"
+    )
+
+
+if __name__ == "__main__":
+    main()
