@@ -68,7 +68,7 @@ class RetrieveSettings(Section):
     dense: bool = Field(True, description="use embedding (FAISS) search")
     lexical: bool = Field(True, description="use BM25 keyword search (SQLite FTS5)")
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
-    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion constant")
     dense_weight: float = Field(1.0, ge=0, description="weight of the dense half in fusion")
     lexical_weight: float = Field(0.5, ge=0, description="weight of the BM25 half in fusion")
     mmr: bool = Field(False, description="re-rank for diversity (maximal marginal relevance)")
