@@ -80,7 +80,7 @@ class LLMSettings(Section):
         "smollm2",
         description="built-in name, GGUF path, HF folder, or http(s):// OpenAI-compatible URL",
     )
-    backend: Literal["auto", "llamacpp", "transformers", "openai"] = Field(
+    backend: Literal["auto", "llamacpp", "transformers", "http"] = Field(
         "auto", description="auto picks llama.cpp for GGUF, transformers for HF folders"
     )
     remote_model: str | None = Field(None, description="model name sent to an http(s) server")

