@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chatforge.config import CONFIG_FILE, Settings
 from chatforge.embed import Embedder
@@ -18,6 +19,13 @@ from chatforge.profiles import PROFILES, render_yaml, settings_for
 from chatforge.retrieve import Filters, Retriever
 from chatforge.schema import Hit, IngestReport
 from chatforge.store.sqlite import SQLiteStore, StoredDocument
+
+if TYPE_CHECKING:
+    from chatforge.chat.answer import Answer
+    from chatforge.chat.conversations import ConversationStore
+    from chatforge.chat.engine import AnswerStream, ChatEngine, Prepared
+    from chatforge.chat.memory import MemoryStore
+    from chatforge.llm.base import LLM
 
 
 class Bot:
@@ -71,6 +79,53 @@ class Bot:
     def retriever(self) -> Retriever:
         self.store.check_model()
         return Retriever(self.store, self.embedder, self.settings.retrieve)
+
+    @cached_property
+    def llm(self) -> LLM:
+        """The language model named by settings.llm, opened on first use."""
+        from chatforge.llm import open_llm
+
+        s = self.settings.llm
+        return open_llm(s.model, backend=s.backend, n_ctx=s.n_ctx, remote_model=s.remote_model)
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        from chatforge.chat.conversations import ConversationStore
+
+        return ConversationStore(self.store)
+
+    @cached_property
+    def memory(self) -> MemoryStore:
+        from chatforge.chat.memory import MemoryStore
+
+        return MemoryStore(self.store, lambda: self.embedder)
+
+    @cached_property
+    def chat(self) -> ChatEngine:
+        from chatforge.chat.engine import ChatEngine
+
+        return ChatEngine(self)
+
+    def ask(
+        self, question: str, user: str = "local", conversation_id: str | None = None, **gen: Any
+    ) -> Answer:
+        """Answer from the bot's documents and memories; the turn is stored.
+
+        `gen` overrides settings.llm for this answer: max_tokens, temperature, top_p, seed, stop.
+        """
+        return self.chat.ask(question, user, conversation_id, **gen)
+
+    def stream(
+        self, question: str, user: str = "local", conversation_id: str | None = None, **gen: Any
+    ) -> AnswerStream:
+        """Like `ask`, yielding text pieces and then the final Answer as the last item."""
+        return self.chat.stream(question, user, conversation_id, **gen)
+
+    def prepare(
+        self, question: str, user: str = "local", conversation_id: str | None = None
+    ) -> Prepared:
+        """The retrieval and the prompt `ask` would use, without answering or storing."""
+        return self.chat.prepare(question, user, conversation_id)
 
     def ingest(
         self,

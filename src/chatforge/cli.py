@@ -23,6 +23,10 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show the settings of a bot.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(lab_app, name="lab", help="Train small language models to see how they work.")
+memory_app = typer.Typer(help="What the bot remembers about a user.", no_args_is_help=True)
+app.add_typer(memory_app, name="memory")
+conversations_app = typer.Typer(help="Stored conversations of a user.", no_args_is_help=True)
+app.add_typer(conversations_app, name="conversations")
 
 BotOpt = Annotated[
     Path | None,
@@ -33,6 +37,7 @@ BotOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+UserOpt = Annotated[str, typer.Option("--user", help="Whose conversations and memories.")]
 
 
 def _open(bot: Path | None):
@@ -233,6 +238,246 @@ def config_show(bot: BotOpt = None, json_out: JsonOpt = False) -> None:
         from chatforge.profiles import render_yaml
 
         typer.echo(render_yaml(b.settings), nl=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    bot: BotOpt = None,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Continue this conversation.")
+    ] = None,
+    user: UserOpt = "local",
+    max_tokens: Annotated[int | None, typer.Option(help="Longest answer in tokens.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed, for repeatable answers.")] = None,
+    show_prompt: Annotated[
+        bool, typer.Option("--show-prompt", help="Print the prompt the model saw on stderr.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask the bot; the answer streams, cites its sources, and is stored."""
+    from chatforge.chat.terminal import show_sources, stream_answer
+
+    b = _open(bot)
+    gen = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+    stream = b.stream(question, user, conversation, **gen)
+    if json_out:
+        with stream:
+            for _ in stream:
+                pass
+        answer = stream.answer
+    else:
+        console = _console()
+        answer = stream_answer(console, stream)
+        show_sources(console, answer.sources)
+    if show_prompt and answer.prompt is not None:
+        print(answer.prompt.text, file=sys.stderr)
+    if json_out:
+        _print_json(answer.to_dict())
+    else:
+        print(
+            f"conversation {answer.conversation_id} (continue with --conversation "
+            f"{answer.conversation_id})",
+            file=sys.stderr,
+        )
+    if answer.interrupted:
+        raise typer.Exit(130)
+
+
+@app.command()
+def chat(
+    bot: BotOpt = None,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Continue this conversation.")
+    ] = None,
+    user: UserOpt = "local",
+) -> None:
+    """Talk with the bot in the terminal (/sources, /new, /history, /memory, /quit)."""
+    from chatforge.chat.terminal import Repl
+
+    b = _open(bot)
+    if conversation is not None:
+        b.conversations.get(conversation, user)
+    Repl(b, user, conversation, _console()).run()
+
+
+@app.command()
+def models(bot: BotOpt = None, json_out: JsonOpt = False) -> None:
+    """List the built-in language models (and the bot's, if any) and whether they load."""
+    from chatforge.llm import list_models
+
+    try:
+        configured = _open(bot).settings.llm.model
+    except ChatforgeError:
+        if bot is not None:
+            raise
+        configured = None
+    rows = list_models(configured)
+    if json_out:
+        _print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "loads", "description / error", "path", box=None)
+    for r in rows:
+        mark = "[green]yes[/green]" if r["loads"] else "[red]no[/red]"
+        star = " *" if r["configured"] else ""
+        table.add_row(r["name"] + star, mark, r["error"] or r["description"], r["path"] or "")
+    _console().print(table)
+
+
+@memory_app.command("list")
+def memory_list(
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind: fact, explicit, summary or note.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List what the bot remembers about a user."""
+    _show_memories(_open(bot).memory.list(user, kind), json_out)
+
+
+@memory_app.command("search")
+def memory_search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of memories.")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find a user's memories by meaning."""
+    from chatforge.retrieve import check_query
+
+    _show_memories(_open(bot).memory.search(user, check_query(query), k), json_out)
+
+
+@memory_app.command("add")
+def memory_add(
+    text: Annotated[str, typer.Argument(help="What to remember.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a memory by hand."""
+    _show_memories([_open(bot).memory.add(user, text, "note")], json_out)
+
+
+@memory_app.command("edit")
+def memory_edit(
+    memory_id: Annotated[int, typer.Argument(help="Memory id, as listed.")],
+    text: Annotated[str, typer.Argument(help="The new text.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    json_out: JsonOpt = False,
+) -> None:
+    """Replace a memory's text."""
+    _show_memories([_open(bot).memory.edit(user, memory_id, text)], json_out)
+
+
+@memory_app.command("delete")
+def memory_delete(
+    memory_id: Annotated[int, typer.Argument(help="Memory id, as listed.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    json_out: JsonOpt = False,
+) -> None:
+    """Forget one memory."""
+    _open(bot).memory.delete(user, memory_id)
+    if json_out:
+        _print_json({"deleted": memory_id})
+    else:
+        typer.echo(f"deleted memory {memory_id}")
+
+
+def _show_memories(memories, json_out: bool) -> None:
+    if json_out:
+        _print_json([m.to_dict() for m in memories])
+        return
+    from rich.table import Table
+
+    table = Table("id", "kind", "text", "score", "updated", box=None)
+    for m in memories:
+        score = "" if m.score is None else f"{m.score:.3f}"
+        table.add_row(str(m.id), m.kind, m.text, score, m.updated_at)
+    console = _console()
+    console.print(table)
+    console.print(f"{len(memories)} memories")
+
+
+@conversations_app.command("list")
+def conversations_list(
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List a user's conversations, most recent first."""
+    convs = _open(bot).conversations.list(user, limit)
+    if json_out:
+        _print_json([c.to_dict() for c in convs])
+        return
+    from rich.table import Table
+
+    table = Table("id", "title", "turns", "updated", box=None)
+    for c in convs:
+        table.add_row(c.id, c.title, str(c.turns), c.updated_at)
+    console = _console()
+    console.print(table)
+    console.print(f"{len(convs)} conversations")
+
+
+@conversations_app.command("show")
+def conversations_show(
+    conversation_id: Annotated[str, typer.Argument(help="Conversation id, as listed.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    json_out: JsonOpt = False,
+) -> None:
+    """Print one conversation."""
+    store = _open(bot).conversations
+    if json_out:
+        typer.echo(store.export(conversation_id, user, "json"))
+        return
+    from rich.markdown import Markdown
+
+    _console().print(Markdown(store.export(conversation_id, user, "markdown")))
+
+
+@conversations_app.command("export")
+def conversations_export(
+    conversation_id: Annotated[str, typer.Argument(help="Conversation id, as listed.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    fmt: Annotated[str, typer.Option("--format", help="json or markdown.")] = "markdown",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Export one conversation as Markdown or JSON."""
+    text = _open(bot).conversations.export(conversation_id, user, fmt)
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+
+
+@conversations_app.command("delete")
+def conversations_delete(
+    conversation_id: Annotated[str, typer.Argument(help="Conversation id, as listed.")],
+    bot: BotOpt = None,
+    user: UserOpt = "local",
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete one conversation and its messages."""
+    _open(bot).conversations.delete(conversation_id, user)
+    if json_out:
+        _print_json({"deleted": conversation_id})
+    else:
+        typer.echo(f"deleted conversation {conversation_id}")
 
 
 def _setup_logging() -> None:

@@ -1,0 +1,205 @@
+"""Long-term memory: facts and conversation summaries per user, recalled by embedding similarity.
+
+Memories live in the bot's SQLite file with their vectors (from the bot's embedder). Every query
+filters by user id, so one user's memories never reach another's prompt. Recall is brute-force
+cosine over the user's memories with numpy: per-user memory stays small, and an index would be
+one more thing to keep in sync. Kinds: `fact` (a first-person statement found by
+:mod:`chatforge.chat.facts`), `explicit` (a "remember that ..." request), `summary` (the model's
+summary of recent turns), `note` (added by hand).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from chatforge.embed import Embedder
+from chatforge.errors import ChatforgeError
+from chatforge.store.sqlite import SQLiteStore, now
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS memories(
+  id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+  vec BLOB NOT NULL, model TEXT NOT NULL, conversation_id TEXT, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id);
+"""
+
+KINDS = ("fact", "explicit", "summary", "note")
+_COLUMNS = "id, user_id, kind, text, conversation_id, created_at, updated_at"
+
+
+@dataclass
+class Memory:
+    id: int
+    user_id: str
+    kind: str
+    text: str
+    conversation_id: str | None
+    created_at: str
+    updated_at: str
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.score is None:
+            d.pop("score")
+        else:
+            d["score"] = round(self.score, 4)
+        return d
+
+    def prompt_line(self) -> str:
+        """How the memory reads in a prompt: summaries are marked as such."""
+        if self.kind == "summary":
+            return f"(summary of an earlier conversation) {self.text}"
+        return self.text
+
+
+class MemoryStore:
+    """A user's memories: add, list, search (recall), edit and delete."""
+
+    def __init__(self, store: SQLiteStore, embedder: Callable[[], Embedder]) -> None:
+        self.store = store
+        self.db = store.db
+        self._embedder = embedder
+        self.db.executescript(SCHEMA)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder()
+
+    def _vector(self, text: str) -> bytes:
+        return np.asarray(self.embedder.encode_query(text), dtype=np.float32).tobytes()
+
+    def add(
+        self, user: str, text: str, kind: str = "note", conversation_id: str | None = None
+    ) -> Memory:
+        """Store a memory now, in its own transaction; an identical one is refreshed instead."""
+        vec = self._vector(text)
+        with self.store.transaction() as db:
+            mid = self.insert(db, user, text, kind, conversation_id, vec)
+        return self.get(user, mid)
+
+    def insert(
+        self,
+        db: sqlite3.Connection,
+        user: str,
+        text: str,
+        kind: str,
+        conversation_id: str | None,
+        vec: bytes | None = None,
+    ) -> int:
+        """Write inside the caller's transaction; the same text for the same user is kept once."""
+        text = " ".join(text.split())
+        if not text:
+            raise ChatforgeError("a memory needs some text")
+        if kind not in KINDS:
+            raise ChatforgeError(f"unknown memory kind {kind!r}; use one of {', '.join(KINDS)}")
+        at = now()
+        row = db.execute(
+            "SELECT id FROM memories WHERE user_id = ? AND lower(text) = lower(?)", (user, text)
+        ).fetchone()
+        if row:
+            db.execute("UPDATE memories SET updated_at = ? WHERE id = ?", (at, row[0]))
+            return int(row[0])
+        cur = db.execute(
+            "INSERT INTO memories(user_id, kind, text, vec, model, conversation_id, created_at, "
+            "updated_at) VALUES(?,?,?,?,?,?,?,?)",
+            (
+                user,
+                kind,
+                text,
+                vec if vec is not None else self._vector(text),
+                self.embedder.name,
+                conversation_id,
+                at,
+                at,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def get(self, user: str, memory_id: int) -> Memory:
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user_id = ?", (memory_id, user)
+        ).fetchone()
+        if row is None:
+            raise ChatforgeError(
+                f"memory {memory_id} not found for user {user!r}; "
+                f"see `chatforge memory list --user {user}`"
+            )
+        return Memory(*row)
+
+    def list(self, user: str = "local", kind: str | None = None) -> list[Memory]:
+        where, args = ("AND kind = ?", (user, kind)) if kind else ("", (user,))
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? {where} ORDER BY id", args
+        )
+        return [Memory(*r) for r in rows]
+
+    def search(
+        self, user: str, query: str, k: int = 5, min_score: float | None = None
+    ) -> list[Memory]:
+        """The user's memories most similar to `query` (cosine), best first."""
+        if k <= 0:
+            return []
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS}, vec, model FROM memories WHERE user_id = ?", (user,)
+        ).fetchall()
+        if not rows:
+            return []
+        self._refresh_stale(rows)
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS}, vec FROM memories WHERE user_id = ?", (user,)
+        ).fetchall()
+        vecs = np.stack([np.frombuffer(r[-1], dtype=np.float32) for r in rows])
+        scores = vecs @ np.asarray(self.embedder.encode_query(query), dtype=np.float32)
+        order = np.argsort(-scores, kind="stable")[:k]
+        out = []
+        for i in order:
+            if min_score is not None and scores[i] < min_score:
+                break
+            out.append(Memory(*rows[i][:-1], score=float(scores[i])))
+        return out
+
+    def _refresh_stale(self, rows: list[tuple]) -> None:
+        """Re-embed memories written with another embedding model (after a model change)."""
+        stale = [(r[0], r[3]) for r in rows if r[-1] != self.embedder.name]
+        if not stale:
+            return
+        vecs = self.embedder.encode([t for _, t in stale])
+        with self.store.transaction() as db:
+            db.executemany(
+                "UPDATE memories SET vec = ?, model = ? WHERE id = ?",
+                [
+                    (np.asarray(v, dtype=np.float32).tobytes(), self.embedder.name, i)
+                    for (i, _), v in zip(stale, vecs, strict=True)
+                ],
+            )
+
+    def edit(self, user: str, memory_id: int, text: str) -> Memory:
+        """Replace a memory's text (and its vector)."""
+        self.get(user, memory_id)
+        text = " ".join(text.split())
+        if not text:
+            raise ChatforgeError("a memory needs some text; use `memory delete` to remove one")
+        vec = self._vector(text)
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE memories SET text = ?, vec = ?, model = ?, updated_at = ? "
+                "WHERE id = ? AND user_id = ?",
+                (text, vec, self.embedder.name, now(), memory_id, user),
+            )
+        return self.get(user, memory_id)
+
+    def delete(self, user: str, memory_id: int) -> None:
+        with self.store.transaction() as db:
+            cur = db.execute("DELETE FROM memories WHERE id = ? AND user_id = ?", (memory_id, user))
+        if cur.rowcount == 0:
+            raise ChatforgeError(
+                f"memory {memory_id} not found for user {user!r}; "
+                f"see `chatforge memory list --user {user}`"
+            )

@@ -1,0 +1,212 @@
+"""Prompt assembly under a token budget, with the model's own chat template.
+
+The prompt holds the profile's system prompt, recalled memories, recent turns, and the retrieved
+passages numbered [1]..[n] with their titles, then the question. Prompt plus answer
+(`max_tokens`) must fit the model's context window, counted with the model's own tokenizer, so
+parts are added by priority and whatever does not fit is left out: the best passage first, then
+the newest turn, the memories, the other passages by rank, and older turns newest first. The
+lowest-ranked passages and the oldest turns are thus the first to go. A best passage too long on
+its own is shortened; a question that cannot fit is refused with a clear message, so the model
+never sees an overflowing prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatforge.chat.answer import Source
+from chatforge.errors import ChatforgeError
+from chatforge.llm.base import LLM, Message
+
+MIN_PASSAGE_CHARS = 80
+
+
+@dataclass
+class BuiltPrompt:
+    """What the model will see: the messages, the exact templated text, and what was left out."""
+
+    messages: list[Message]
+    text: str
+    prompt_tokens: int
+    max_tokens: int
+    context_window: int
+    sources: list[Source]
+    memories: list[str]
+    history: list[tuple[str, str]]
+    left_out: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "text": self.text,
+            "prompt_tokens": self.prompt_tokens,
+            "max_tokens": self.max_tokens,
+            "context_window": self.context_window,
+            "sources": [s.to_dict() for s in self.sources],
+            "memories": self.memories,
+            "history_turns": len(self.history),
+            "left_out": self.left_out,
+            "notices": self.notices,
+        }
+
+
+def format_passage(source: Source, text: str | None = None) -> str:
+    hit = source.hit
+    heading = hit.title or hit.source
+    if hit.section and hit.section.startswith(heading):
+        heading = hit.section
+    elif hit.section:
+        heading += f" › {hit.section}"
+    body = " ".join((hit.text if text is None else text).split())
+    return f"[{source.n}] {heading}\n{body}"
+
+
+def _messages(
+    system_prompt: str,
+    question: str,
+    passages: Sequence[str],
+    memories: Sequence[str],
+    history: Sequence[tuple[str, str]],
+) -> list[Message]:
+    system = system_prompt.strip()
+    if memories:
+        system += "\n\nWhat you remember about the user (in their own words):\n"
+        system += "\n".join(f"- {m}" for m in memories)
+    out: list[Message] = [{"role": "system", "content": system}]
+    for q, a in history:
+        out.append({"role": "user", "content": q})
+        out.append({"role": "assistant", "content": a})
+    user = question.strip()
+    if passages:
+        user = "Passages:\n\n" + "\n\n".join(passages) + f"\n\nQuestion: {user}"
+    out.append({"role": "user", "content": user})
+    return out
+
+
+class _Budget:
+    """Adds parts one at a time, keeping each only if the whole prompt still fits."""
+
+    def __init__(self, llm: LLM, system_prompt: str, question: str, limit: int) -> None:
+        self.llm, self.limit = llm, limit
+        self.system_prompt, self.question = system_prompt, question
+        self.passages: list[str] = []
+        self.memories: list[str] = []
+        self.history: list[tuple[str, str]] = []  # oldest first
+
+    def messages(self) -> list[Message]:
+        return _messages(
+            self.system_prompt, self.question, self.passages, self.memories, self.history
+        )
+
+    def tokens(self) -> int:
+        return self.llm.count_chat_tokens(self.messages())
+
+    def fits(self) -> bool:
+        return self.tokens() <= self.limit
+
+    def try_add(self, kind: str, item: Any) -> bool:
+        target = getattr(self, kind)
+        if kind == "history":
+            target.insert(0, item)
+        else:
+            target.append(item)
+        if self.fits():
+            return True
+        target.remove(item)
+        return False
+
+
+def build_prompt(
+    llm: LLM,
+    question: str,
+    *,
+    system_prompt: str,
+    sources: Sequence[Source] = (),
+    memories: Sequence[str] = (),
+    history: Sequence[tuple[str, str]] = (),
+    max_tokens: int = 256,
+) -> BuiltPrompt:
+    """Build the chat messages for `question`, keeping prompt + `max_tokens` in the window.
+
+    `sources` come best first and are renumbered [1].. in the order kept; `history` is
+    (question, answer) pairs, oldest first; `memories` best first.
+    """
+    window = llm.context_window
+    limit = window - max_tokens
+    budget = _Budget(llm, system_prompt, question, limit)
+    base = budget.tokens()
+    if base > limit:
+        raise ChatforgeError(
+            f"the question needs {base} prompt tokens with the instructions, but {llm.name}'s "
+            f"context window of {window} tokens must also leave {max_tokens} for the answer; "
+            "shorten the question, lower llm.max_tokens, or raise llm.n_ctx"
+        )
+    notices: list[str] = []
+    kept: list[Source] = []
+    turns = list(history)
+
+    def add_source(src: Source) -> bool:
+        numbered = Source(len(kept) + 1, src.hit, src.relevance)
+        if budget.try_add("passages", format_passage(numbered)):
+            kept.append(numbered)
+            return True
+        return False
+
+    if sources and not add_source(sources[0]):
+        first = Source(1, sources[0].hit, sources[0].relevance)
+        text = _fit_passage(budget, first)
+        if text is not None:
+            budget.passages.append(format_passage(first, text))
+            kept.append(first)
+            notices.append(f"passage [1] shortened to {len(text)} characters to fit the window")
+    if turns:
+        budget.try_add("history", turns[-1])
+    for m in memories:
+        budget.try_add("memories", m)
+    for src in sources[1:]:
+        if not add_source(src):
+            break
+    for turn in reversed(turns[:-1]):
+        if not budget.try_add("history", turn):
+            break
+
+    left_out = {
+        "passages": len(sources) - len(kept),
+        "history_turns": len(turns) - len(budget.history),
+        "memories": len(memories) - len(budget.memories),
+    }
+    if left_out["passages"] or left_out["history_turns"]:
+        notices.append(
+            f"left out to fit {window} tokens: {left_out['passages']} passages, "
+            f"{left_out['history_turns']} older turns"
+        )
+    messages = budget.messages()
+    return BuiltPrompt(
+        messages=messages,
+        text=llm.format_chat(messages),
+        prompt_tokens=llm.count_chat_tokens(messages),
+        max_tokens=max_tokens,
+        context_window=window,
+        sources=kept,
+        memories=list(budget.memories),
+        history=list(budget.history),
+        left_out={k: v for k, v in left_out.items() if v},
+        notices=notices,
+    )
+
+
+def _fit_passage(budget: _Budget, source: Source) -> str | None:
+    """The longest prefix of the passage (cut at a word) that fits, or None if too little does."""
+    words = source.hit.text.split()
+    lo, hi = 0, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        budget.passages.append(format_passage(source, " ".join(words[:mid]) + " …"))
+        ok = budget.fits()
+        budget.passages.pop()
+        lo, hi = (mid, hi) if ok else (lo, mid - 1)
+    text = " ".join(words[:lo]) + " …"
+    return text if len(text) >= MIN_PASSAGE_CHARS else None

@@ -1,0 +1,100 @@
+"""Chat fixtures: the real built-in SmolLM2 (llama.cpp), the real MiniLM, a real bot folder.
+
+Models load once per session; the documents are ingested once into a shared bot, and each test
+that writes conversations or memories uses its own user ids, which is also what isolates them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CORPUS = {
+    "guide/install.md": (
+        "# Installing\n\nRun `apt install widget` to install the widget tool on Debian.\n\n"
+        "## Removing\n\nTo uninstall it completely, use `apt purge widget`; this also deletes "
+        "its configuration files.\n"
+    ),
+    "guide/network.md": (
+        "# Networking\n\nThe widget daemon listens on port 7341 by default. Change the port in "
+        "/etc/widget/widget.conf with the `port=` key and restart the service.\n"
+    ),
+    "notes/animals.txt": (
+        "Zebras migrate across the Serengeti every year, following the rains and fresh grass.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def llm():
+    from chatforge.llm import open_llm
+
+    return open_llm("smollm2", n_ctx=2048)
+
+
+@pytest.fixture(scope="session")
+def tiny_llm():
+    """A 512-token window, so budgets bite with a handful of passages."""
+    from chatforge.llm import open_llm
+
+    return open_llm("smollm2", n_ctx=512)
+
+
+@pytest.fixture(scope="session")
+def bot_dir(tmp_path_factory, embedder) -> Path:
+    """A general-profile bot over the sample documents (paths relative to the corpus)."""
+    from chatforge.bot import Bot
+
+    root = tmp_path_factory.mktemp("chat")
+    for rel, text in CORPUS.items():
+        path = root / "corpus" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    bot = Bot.init(root / "bot", "general")
+    bot.__dict__["embedder"] = embedder
+    with contextlib.chdir(root / "corpus"):
+        bot.ingest(["."])
+    bot.close()
+    return root / "bot"
+
+
+@pytest.fixture
+def bot(bot_dir, embedder, llm):
+    """The shared bot, answering greedily and briefly with the session's models."""
+    from chatforge.bot import Bot
+
+    b = Bot(bot_dir)
+    b.__dict__["embedder"] = embedder
+    b.__dict__["llm"] = llm
+    b.settings.llm.max_tokens = 16
+    b.settings.llm.temperature = 0.0
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def run_cli():
+    """Run the real `chatforge` command in a subprocess, greedy and brief."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        full = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "CHATFORGE_LLM__MAX_TOKENS": "8",
+            "CHATFORGE_LLM__TEMPERATURE": "0",
+            **(env or {}),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "chatforge", *args],
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run

@@ -1,0 +1,107 @@
+"""Asking a real bot: retrieval, the "don't know" path, memory, history, interruption.
+
+Assertions avoid the 135M model's wording: they check what was retrieved, recalled, stored and
+put in the prompt, which the model cannot change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chatforge.chat.answer import cited_numbers
+from chatforge.errors import ChatforgeError
+
+
+def test_answer_cites_retrieved_passages_and_the_turn_is_stored(bot):
+    answer = bot.ask("How do I uninstall the widget completely?", user="ann", seed=0)
+    assert answer.text and not answer.interrupted
+    assert answer.sources and answer.sources[0].hit.source == "guide/install.md"
+    assert "notes/animals.txt" not in {s.hit.source for s in answer.sources}
+    cited = set(cited_numbers(answer.text))
+    assert [s.cited for s in answer.sources] == [s.n in cited for s in answer.sources]
+    assert answer.usage["prompt_tokens"] > 0 and 0 < answer.usage["completion_tokens"] <= 16
+    assert answer.timings["total_ms"] >= answer.timings["first_token_ms"] > 0
+    assert "[1]" in answer.prompt.text
+    messages = bot.conversations.messages(answer.conversation_id, "ann")
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].text == answer.text and messages[1].id == answer.message_id
+    assert messages[1].sources[0]["source"] == "guide/install.md"
+
+
+def test_unrelated_question_gets_the_profile_unknown_answer_without_the_model(bot):
+    answer = bot.ask("What is the boiling point of mercury on Venus?", user="ann")
+    assert answer.text == bot.settings.chat.unknown_answer
+    assert answer.sources == [] and answer.prompt is None
+    assert answer.usage["completion_tokens"] == 0
+    assert bot.conversations.get(answer.conversation_id, "ann").turns == 1
+
+
+def test_memory_is_recalled_in_a_later_conversation_of_the_same_user_only(bot):
+    first = bot.ask("My name is Zorblat and I live in Lyon.", user="alice")
+    assert "My name is Zorblat and I live in Lyon" in [m.text for m in bot.memory.list("alice")]
+    later = bot.prepare("What is my name?", user="alice")
+    assert later.conversation_id != first.conversation_id
+    assert later.prompt is not None and "Zorblat" in later.prompt.text
+    other = bot.prepare("What is my name?", user="bob")
+    assert other.memories == []
+    assert "Zorblat" not in (other.prompt.text if other.prompt else "")
+
+
+def test_remember_that_is_stored_before_the_answer_returns(bot):
+    stream = bot.stream("Remember that my locker code is 4512.", user="carol")
+    assert [m.text for m in bot.memory.list("carol", "explicit")] == ["my locker code is 4512"]
+    items = list(stream)
+    assert items[-1].text.startswith("Noted") and bot.memory.search("carol", "locker", 1)
+    assert bot.memory.list("dave") == []
+
+
+def test_history_is_kept_per_user_and_follow_ups_are_condensed(bot):
+    first = bot.ask("How do I install the widget on Debian?", user="erin", max_tokens=8)
+    follow = bot.ask(
+        "and how do I undo it?", user="erin", conversation_id=first.conversation_id, max_tokens=8
+    )
+    assert follow.conversation_id == first.conversation_id
+    assert follow.query != "and how do I undo it?"  # condensed (or the fallback) for retrieval
+    assert "guide/install.md" in {s.hit.source for s in follow.sources}
+    assert [c.turns for c in bot.conversations.list("erin")] == [2]
+    assert bot.conversations.list("frank") == []
+    with pytest.raises(ChatforgeError) as other_user:
+        bot.conversations.messages(first.conversation_id, "frank")
+    with pytest.raises(ChatforgeError) as missing:
+        bot.conversations.messages("nope", "frank")
+    assert str(other_user.value).replace(first.conversation_id, "X") == str(missing.value).replace(
+        "nope", "X"
+    )
+    with pytest.raises(ChatforgeError, match="not found"):
+        bot.ask("and then?", user="frank", conversation_id=first.conversation_id)
+
+
+def test_an_interrupted_answer_is_kept_and_marked(bot):
+    stream = bot.stream("Which port does the widget daemon listen on?", user="gus", seed=0)
+    first_piece = next(stream)
+    stream.close()
+    answer = stream.answer
+    assert answer.interrupted and answer.text == first_piece.strip()
+    stored = bot.conversations.messages(answer.conversation_id, "gus")
+    assert stored[-1].interrupted and stored[-1].text == answer.text
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_is_refused(bot, question):
+    with pytest.raises(ChatforgeError, match="empty"):
+        bot.ask(question)
+
+
+def test_question_longer_than_the_window_is_refused(bot, tiny_llm):
+    bot.__dict__["llm"] = tiny_llm
+    with pytest.raises(ChatforgeError, match="context window"):
+        bot.ask("why is the widget daemon listening " * 120, user="hal")
+    assert bot.conversations.list("hal") == []
+
+
+def test_missing_model_file_names_the_path_and_the_fix(bot_dir, monkeypatch):
+    from chatforge.bot import Bot
+
+    monkeypatch.setenv("CHATFORGE_LLM__MODEL", "/nowhere/model.gguf")
+    with pytest.raises(ChatforgeError, match="/nowhere/model.gguf.*built-in name"):
+        Bot(bot_dir).llm  # noqa: B018
