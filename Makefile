@@ -7,6 +7,10 @@ PIP := $(VENV)/bin/pip
 DEMO_BOT ?= demo-bot
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# llama.cpp is compiled for this CPU, but without AMX: many VMs report AMX yet trap its
+# instructions (SIGILL). Explicit -mno-amx-* flags win over -march=native.
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 
 .PHONY: run test install install-test lint bench clean
 
