@@ -193,3 +193,16 @@ def test_chunks_cover_in_order_within_the_bound(
 ) -> None:
     chunks = Chunker(tokenizer, max_tokens=max_tokens, target_tokens=target).split(doc)
     check_chunks(doc, chunks, tokenizer, max_tokens)
+
+
+def test_bare_heading_joins_its_first_subsection(tokenizer: Any, tmp_path: Path) -> None:
+    path = tmp_path / "guide.md"
+    path.write_text("# Guide\n\n## Install\n\nRun the installer.\n\n## Remove\n\nDelete it.\n")
+    (doc,) = load(path, "guide.md")
+    chunks = Chunker(tokenizer, max_tokens=64).split(doc)
+    assert [c.text for c in chunks] == [
+        "# Guide\n\n## Install\n\nRun the installer.",
+        "## Remove\n\nDelete it.",
+    ]
+    assert chunks[0].section == "Guide > Install"
+    check_chunks(doc, chunks, tokenizer, 64)

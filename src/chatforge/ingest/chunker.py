@@ -12,7 +12,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-from chatforge.schema import Chunk, Document
+from chatforge.schema import Chunk, Document, Section
 
 _SEPARATORS = (
     re.compile(r"\n[ \t\f\v]*\n\s*"),
@@ -46,6 +46,31 @@ class _Plan:
     checked: bool = False  # re-tokenized with its context and known to fit
 
 
+def _fold_bare_headings(text: str, sections: list[Section]) -> list[Section]:
+    """Join a heading that has no body of its own to its first subsection.
+
+    "# Guide" directly followed by "## Install" would otherwise be a chunk of one line that
+    matches many queries and answers none.
+    """
+    out: list[Section] = []
+    pending: Section | None = None
+    for section in sections:
+        if pending is not None:
+            if section.trail[: len(pending.trail)] == pending.trail:
+                section = Section(pending.start, section.end, section.trail)
+            else:
+                out.append(pending)
+            pending = None
+        body = text[section.start : section.end].strip()
+        if section.trail and "\n" not in body:
+            pending = section
+        else:
+            out.append(section)
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
 class Chunker:
     """Cuts documents into chunks of about `target_tokens`, never over `max_tokens`.
 
@@ -62,7 +87,9 @@ class Chunker:
 
     def split(self, doc: Document) -> list[Chunk]:
         """Chunks of `doc` in order; together they cover all its sections' non-space text."""
-        sections = [s for s in doc.sections if doc.text[s.start : s.end].strip()]
+        sections = _fold_bare_headings(
+            doc.text, [s for s in doc.sections if doc.text[s.start : s.end].strip()]
+        )
         if not sections:
             return []
         trails = list(dict.fromkeys(s.trail for s in sections))
