@@ -20,7 +20,7 @@ WORDS = [
 ]
 
 
-def write_corpus(root: Path, files: int = 24, paragraphs: int = 30) -> None:
+def write_corpus(root: Path, files: int = 12, paragraphs: int = 30) -> None:
     root.mkdir(parents=True)
     for i in range(files):
         body = []
@@ -63,7 +63,7 @@ def test_kill_during_ingest_leaves_whole_documents_and_rerun_completes(tmp_path,
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = committed_files(db)
-    assert 0 < done < 24, "the kill should land mid-ingest"
+    assert 0 < done < 12, "the kill should land mid-ingest"
     assert searched_during_ingest > 0
 
     os.environ["CHATFORGE_INGEST__CHUNK_TOKENS"] = "32"
@@ -81,8 +81,8 @@ def test_kill_during_ingest_leaves_whole_documents_and_rerun_completes(tmp_path,
         assert hits and all(Path(h.source).exists() for h in hits)
         report = after.ingest([str(corpus)])
         assert report.totals["unchanged"] == done
-        assert report.totals["ingested"] == 24 - done
-        assert len(after.sources()) == 24
+        assert report.totals["ingested"] == 12 - done
+        assert len(after.sources()) == 12
         counts = {d.path: d.chunks for d in after.sources()}
         fresh = Bot.init(tmp_path / "fresh")
         fresh.__dict__["embedder"] = embedder
