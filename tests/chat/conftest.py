@@ -13,21 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import DOCS
 
-CORPUS = {
-    "guide/install.md": (
-        "# Installing\n\nRun `apt install widget` to install the widget tool on Debian.\n\n"
-        "## Removing\n\nTo uninstall it completely, use `apt purge widget`; this also deletes "
-        "its configuration files.\n"
-    ),
-    "guide/network.md": (
-        "# Networking\n\nThe widget daemon listens on port 7341 by default. Change the port in "
-        "/etc/widget/widget.conf with the `port=` key and restart the service.\n"
-    ),
-    "notes/animals.txt": (
-        "Zebras migrate across the Serengeti every year, following the rains and fresh grass.\n"
-    ),
-}
+CORPUS = {path: text for path, text in DOCS.items() if path != "faq.csv"}
 
 
 @pytest.fixture(scope="session")
