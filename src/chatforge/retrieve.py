@@ -73,6 +73,10 @@ class Retriever:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         s = self.settings
         query = check_query(query)
+        if not s.dense and not s.lexical:
+            raise ChatforgeError(
+                "both retrieve.dense and retrieve.lexical are off; turn at least one on"
+            )
         k = k or s.top_k
         if k < 1:
             raise ChatforgeError(f"k must be at least 1 (got {k})")
@@ -88,10 +92,6 @@ class Retriever:
         if s.lexical:
             lexical = self.store.lexical(query, depth, glob)
             rankings.append(([i for i, _ in lexical], s.lexical_weight))
-        if not s.dense and not s.lexical:
-            raise ChatforgeError(
-                "both retrieve.dense and retrieve.lexical are off; turn at least one on"
-            )
         if len(rankings) == 1:
             # One half alone keeps its own scores (cosine or BM25), which mean something.
             scored = dense if s.dense else lexical

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -160,6 +161,7 @@ class Ingestor:
             )
         return self._chunker
 
+    @cached_property
     def signature(self) -> str:
         """What, besides file content, decides the chunks: a change re-reads every file."""
         s = self.settings
@@ -179,13 +181,12 @@ class Ingestor:
         self.store.check_model()
         candidates = list(Walker(self.settings, include, exclude).walk(paths, report))
         known = self.store.file_versions()
-        signature = self.signature()
         if self.progress:
             self.progress.start(len(candidates))
         pending: list[Prepared] = []
         pending_chunks = 0
         for cand in candidates:
-            prepared = self._prepare(cand, known, signature, report)
+            prepared = self._prepare(cand, known, report)
             if self.progress and prepared is None:
                 self.progress.advance(files=1)
             if prepared is None:
@@ -211,7 +212,6 @@ class Ingestor:
         self,
         cand: Candidate,
         known: dict[str, tuple[str, str]],
-        signature: str,
         report: IngestReport,
     ) -> Prepared | None:
         source = cand.source
@@ -224,7 +224,7 @@ class Ingestor:
                     "split it or raise the limit"
                 )
             digest = file_hash(cand.path)
-            if known.get(source) == (digest, signature):
+            if known.get(source) == (digest, self.signature):
                 report.files.append(FileResult(source, "unchanged"))
                 return None
             docs = load(cand.path, source, self._load_options())
@@ -280,7 +280,7 @@ class Ingestor:
                 p.size,
                 p.documents,
                 {h: v for h, v in vectors.items() if h in needed},
-                self.signature(),
+                self.signature,
             )
             report.files.append(
                 FileResult(p.candidate.source, "ingested", "", len(p.documents), n)
@@ -291,7 +291,7 @@ class Ingestor:
     def _prune(self, roots: Sequence[str], seen: set[str], report: IngestReport) -> None:
         """Forget stored files under the given roots that are gone from disk."""
         prefixes = [os.path.normpath(r) for r in roots]
-        for path in self.store.file_hashes():
+        for path in self.store.file_versions():
             under = any(p == "." or path == p or path.startswith(p + "/") for p in prefixes)
             if under and path not in seen and not Path(path).exists():
                 self.store.remove_file(path)

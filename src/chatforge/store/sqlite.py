@@ -119,8 +119,7 @@ class SQLiteStore:
         return _Transaction(self)
 
     def generation(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.meta("generation") or 0)
 
     def _bump(self) -> None:
         self.db.execute(
@@ -148,9 +147,6 @@ class SQLiteStore:
         return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     # -- writes ----------------------------------------------------------------------
-
-    def file_hashes(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT path, hash FROM files"))
 
     def file_versions(self) -> dict[str, tuple[str, str]]:
         """path -> (content hash, chunking signature) of every stored file."""
