@@ -1,0 +1,1 @@
+"""Training sets: every kind of source a user has, turned into chat-format conversations."""
