@@ -42,7 +42,7 @@ def assistant_spans(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> tu
 def tokenize_row(
     tokenizer: Any, row: Mapping[str, Any], max_length: int
 ) -> dict[str, list[int]] | None:
-    """``input_ids`` and ``labels`` for one row, cut to `max_length`; None if nothing is left to learn.
+    """``input_ids`` and ``labels`` for one row, cut to `max_length`; None if nothing to learn.
 
     A conversation needs a chat template and at least one assistant turn inside the first
     `max_length` tokens. Plain text learns every token and ends with the end-of-sequence token.
