@@ -53,6 +53,24 @@ def _model_path(model: str) -> tuple[Path, str]:
     return path, "auto"
 
 
+def hf_folder(model: str) -> Path:
+    """A local transformers folder for ``model`` (a built-in name, a GGUF file or a folder).
+
+    GGUF files are dequantized once into a plain safetensors folder in the chatforge cache, the
+    form that training, evaluation and the transformers backend all read.
+    """
+    if _is_url(model):
+        raise ModelError(f"{model} is a URL; training and evaluation need a local model")
+    path, _template = _model_path(model)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{model} has no config.json; give a transformers model folder")
+        return path
+    from chatforge.llm.transformers_backend import hf_folder_for_gguf
+
+    return hf_folder_for_gguf(path)
+
+
 def _has_llama_cpp() -> bool:
     try:
         import llama_cpp  # noqa: F401
