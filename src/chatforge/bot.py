@@ -107,25 +107,41 @@ class Bot:
         return ChatEngine(self)
 
     def ask(
-        self, question: str, user: str = "local", conversation_id: str | None = None, **gen: Any
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: list[tuple[str, str]] | None = None,
+        **gen: Any,
     ) -> Answer:
         """Answer from the bot's documents and memories; the turn is stored.
 
-        `gen` overrides settings.llm for this answer: max_tokens, temperature, top_p, seed, stop.
+        `history` passes earlier (question, answer) turns for callers that keep the conversation
+        themselves. `gen` overrides settings.llm for this answer: max_tokens, temperature, top_p,
+        seed, stop.
         """
-        return self.chat.ask(question, user, conversation_id, **gen)
+        return self.chat.ask(question, user, conversation_id, history, **gen)
 
     def stream(
-        self, question: str, user: str = "local", conversation_id: str | None = None, **gen: Any
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: list[tuple[str, str]] | None = None,
+        **gen: Any,
     ) -> AnswerStream:
         """Like `ask`, yielding text pieces and then the final Answer as the last item."""
-        return self.chat.stream(question, user, conversation_id, **gen)
+        return self.chat.stream(question, user, conversation_id, history, **gen)
 
     def prepare(
-        self, question: str, user: str = "local", conversation_id: str | None = None
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: list[tuple[str, str]] | None = None,
     ) -> Prepared:
         """The retrieval and the prompt `ask` would use, without answering or storing."""
-        return self.chat.prepare(question, user, conversation_id)
+        return self.chat.prepare(question, user, conversation_id, history=history)
 
     def ingest(
         self,

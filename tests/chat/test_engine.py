@@ -105,3 +105,11 @@ def test_missing_model_file_names_the_path_and_the_fix(bot_dir, monkeypatch):
     monkeypatch.setenv("CHATFORGE_LLM__MODEL", "/nowhere/model.gguf")
     with pytest.raises(ChatforgeError, match="/nowhere/model.gguf.*built-in name"):
         Bot(bot_dir).llm  # noqa: B018
+
+
+def test_history_given_by_the_caller_reaches_the_prompt_without_a_stored_conversation(bot):
+    history = [("How do I install the widget on Debian?", "Run apt install widget [1].")]
+    prepared = bot.prepare("And how do I remove it?", user="gina", history=history)
+    assert prepared.prompt is not None
+    assert "How do I install the widget on Debian?" in prepared.prompt.text
+    assert bot.conversations.list("gina") == []

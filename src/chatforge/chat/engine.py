@@ -150,8 +150,13 @@ class ChatEngine:
         user: str = "local",
         conversation_id: str | None = None,
         max_tokens: int | None = None,
+        history: list[tuple[str, str]] | None = None,
     ) -> Prepared:
-        """Condense, retrieve, recall and build the prompt (no answer is generated or stored)."""
+        """Condense, retrieve, recall and build the prompt (no answer is generated or stored).
+
+        `history` gives earlier (question, answer) turns directly, for clients that keep the
+        conversation themselves (the OpenAI API); otherwise it is read from `conversation_id`.
+        """
         started = time.perf_counter()
         chat, mem = self.settings.chat, self.settings.memory
         if not question or not question.strip():
@@ -160,12 +165,13 @@ class ChatEngine:
         user = check_user(user)
         max_tokens = max_tokens or self.settings.llm.max_tokens
         conversations = self.bot.conversations
-        history: list[tuple[str, str]] = []
         if conversation_id is not None:
             conversations.get(conversation_id, user)
-            history = conversations.history(conversation_id, user, chat.history_turns)
+            if history is None:
+                history = conversations.history(conversation_id, user, chat.history_turns)
         else:
             conversation_id = new_conversation_id()
+        history = list(history or [])[-chat.history_turns :] if chat.history_turns else []
         llm = self.bot.llm
         build_prompt(llm, question, system_prompt=chat.system_prompt, max_tokens=max_tokens)
 
@@ -260,16 +266,26 @@ class ChatEngine:
     # -- answering ------------------------------------------------------------------------
 
     def stream(
-        self, question: str, user: str = "local", conversation_id: str | None = None, **gen: Any
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: list[tuple[str, str]] | None = None,
+        **gen: Any,
     ) -> AnswerStream:
         opts = self.gen_options(**gen)
-        prepared = self.prepare(question, user, conversation_id, opts["max_tokens"])
+        prepared = self.prepare(question, user, conversation_id, opts["max_tokens"], history)
         return AnswerStream(self, prepared, opts)
 
     def ask(
-        self, question: str, user: str = "local", conversation_id: str | None = None, **gen: Any
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: list[tuple[str, str]] | None = None,
+        **gen: Any,
     ) -> Answer:
-        with self.stream(question, user, conversation_id, **gen) as s:
+        with self.stream(question, user, conversation_id, history, **gen) as s:
             for _ in s:
                 pass
         assert s.answer is not None
