@@ -1,0 +1,133 @@
+"""Answers run off the event loop: one model, one worker thread, a bounded first-come queue.
+
+A llama.cpp context serves one generation at a time, so answers for every client go through a
+single worker thread in arrival order (fair: nobody jumps the queue). Each answer's pieces are
+handed to its own unbounded asyncio queue, so a slow reader never holds the worker up. A client
+that goes away cancels its answer: a waiting one never starts, a running one stops at the next
+piece and is stored as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chatforge.chat.answer import Answer
+from chatforge.errors import ChatforgeError
+
+if TYPE_CHECKING:
+    from chatforge.bot import Bot
+
+_END = object()
+
+
+class Busy(ChatforgeError):
+    """The queue is full; the client should retry later (HTTP 503 with Retry-After)."""
+
+
+@dataclass
+class RunnerStats:
+    """Counters for /metrics: answers by outcome, and how many wait or run right now."""
+
+    waiting: int = 0
+    running: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    rejected: int = 0
+
+
+class GenerationRunner:
+    """Runs `Bot.stream` answers one at a time on a worker thread; see the module docstring."""
+
+    def __init__(self, bot: Bot, max_queue: int = 32) -> None:
+        self.bot = bot
+        self.max_queue = max_queue
+        self.stats = RunnerStats()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatforge-answer")
+        self._lock = threading.Lock()
+
+    async def stream(
+        self,
+        question: str,
+        *,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: list[tuple[str, str]] | None = None,
+        **gen: Any,
+    ) -> AsyncIterator[str | Answer]:
+        """Text pieces, then the final Answer; raises before the first item on bad input.
+
+        Awaiting this returns once the answer has started (retrieval done, first piece out), so
+        a ChatforgeError such as an empty question or an unknown conversation is raised here,
+        before an HTTP response has begun. Closing the returned iterator cancels the answer.
+        """
+        with self._lock:
+            if self.stats.waiting >= self.max_queue:
+                self.stats.rejected += 1
+                raise Busy(
+                    f"the server is busy ({self.stats.waiting} answers waiting); retry shortly"
+                )
+            self.stats.waiting += 1
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue[Any] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def put(item: Any) -> None:
+            loop.call_soon_threadsafe(items.put_nowait, item)
+
+        def work() -> None:
+            with self._lock:
+                self.stats.waiting -= 1
+                if cancel.is_set():
+                    self.stats.cancelled += 1
+                    return
+                self.stats.running += 1
+            outcome = "completed"
+            try:
+                with self.bot.stream(question, user, conversation_id, history, **gen) as answer:
+                    for item in answer:
+                        if cancel.is_set():
+                            outcome = "cancelled"
+                            break  # leaving the with-block stores the partial answer
+                        put(item)
+            except BaseException as e:  # handed to the client's task, which re-raises it
+                outcome = "failed"
+                put(e)
+            finally:
+                with self._lock:
+                    self.stats.running -= 1
+                    setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+                put(_END)
+
+        loop.run_in_executor(self._executor, work)
+        try:
+            first = await items.get()
+        except BaseException:
+            cancel.set()
+            raise
+        if isinstance(first, BaseException):
+            raise first
+        return self._rest(first, items, cancel)
+
+    @staticmethod
+    async def _rest(
+        first: Any, items: asyncio.Queue[Any], cancel: threading.Event
+    ) -> AsyncIterator[str | Answer]:
+        try:
+            item = first
+            while item is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                item = await items.get()
+        finally:
+            cancel.set()
+
+    def close(self) -> None:
+        """Stop taking answers; the one running finishes (or sees its client gone)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
