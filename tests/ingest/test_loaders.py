@@ -285,10 +285,18 @@ def test_html_declared_legacy_encoding(tmp_path: Path) -> None:
 
 
 def test_html_nested_deeper_than_python_recursion(tmp_path: Path) -> None:
-    depth = 3000
+    depth = 900  # 1800 levels: deeper than Python recurses, within libxml2's limit
     page = "<html><body>" + "<div><span>" * depth + "deep text" + "</span></div>" * depth
     doc = load_one(write(tmp_path, "deep.html", page + "</body></html>"))
     assert doc.text == "deep text"
+
+
+def test_html_nested_past_the_parser_limit_is_refused_not_truncated(tmp_path: Path) -> None:
+    depth = 3000
+    page = "<html><body>" + "<div><span>" * depth + "deep text" + "</span></div>" * depth
+    path = write(tmp_path, "deeper.html", page + "</body></html>")
+    with pytest.raises(LoadError, match="nested deeper"):
+        load(path, "deeper.html")
 
 
 def test_html_without_text_is_refused(tmp_path: Path) -> None:
