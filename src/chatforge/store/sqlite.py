@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS ingest_log(
 """
 
 MAX_QUERY_TERMS = 32
+COMMON_SHARE = 0.1
+COMMON_MIN_DOCS = 2000
+"""A query term found in more than COMMON_SHARE of the chunks, and in more than COMMON_MIN_DOCS,
+is left out of BM25: scoring every row that holds it is what makes lexical search slow on big
+stores, and its IDF is so low that it barely moves the ranking. The rarest term always stays."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words that match most chunks: BM25 gives them almost no weight, yet scoring every row they
 # match is what makes keyword search slow on large stores.
@@ -101,6 +106,8 @@ class SQLiteStore:
             folder / "chatforge.db", timeout=60, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.RLock()
+        self._doc_freq: dict[str, int] = {}
+        self._doc_freq_generation = -1
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -328,7 +335,7 @@ class SQLiteStore:
         """BM25 over chunk text and its heading context; higher score is better."""
         words = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
         terms = [w for w in words if w not in STOPWORDS] or words
-        terms = terms[:MAX_QUERY_TERMS]
+        terms = self._without_common(terms[:MAX_QUERY_TERMS])
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -345,6 +352,26 @@ class SQLiteStore:
             [*args, k],
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def _without_common(self, terms: list[str]) -> list[str]:
+        """The terms worth scoring (see COMMON_SHARE); document counts cached per generation."""
+        if len(terms) < 2:
+            return terms
+        generation = self.generation()
+        if self._doc_freq_generation != generation:
+            self._doc_freq = {"": self.chunk_count()}
+            self._doc_freq_generation = generation
+        limit = max(COMMON_MIN_DOCS, COMMON_SHARE * self._doc_freq[""])
+        if self._doc_freq[""] <= limit:
+            return terms
+        for t in terms:
+            if t not in self._doc_freq:
+                quoted = '"' + t.replace('"', '""') + '"'
+                self._doc_freq[t] = self.db.execute(
+                    "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (quoted,)
+                ).fetchone()[0]
+        kept = [t for t in terms if self._doc_freq[t] <= limit]
+        return kept or [min(terms, key=self._doc_freq.__getitem__)]
 
     def dense(
         self, vector: np.ndarray, k: int, source_glob: str | None = None
