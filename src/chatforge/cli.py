@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from chatforge.data.cli import data_app
 from chatforge.errors import ChatforgeError
 from chatforge.lab.cli import app as lab_app
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show the settings of a bot.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(lab_app, name="lab", help="Train small language models to see how they work.")
+app.add_typer(data_app, name="data", help="Turn documents, sheets and chats into a training set.")
 memory_app = typer.Typer(help="What the bot remembers about a user.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 conversations_app = typer.Typer(help="Stored conversations of a user.", no_args_is_help=True)

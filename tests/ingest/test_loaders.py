@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import make_pdf
 
 from chatforge.errors import LoadError
 from chatforge.ingest.loaders import SUPPORTED_EXTENSIONS, LoadOptions, load
@@ -268,6 +269,12 @@ $ proj --version
 """
 
 
+def test_html_list_items_holding_paragraphs_keep_their_bullet_on_the_line(tmp_path: Path) -> None:
+    page = "<html><body><ul><li><p>First step.</p></li><li><p>Second step.</p></li></ul>"
+    doc = load_one(write(tmp_path, "steps.html", page + "<p>Done.</p></body></html>"))
+    assert doc.text == "- First step.\n\n- Second step.\n\nDone."  # a loose list
+
+
 def test_html_sphinx_page_body_only(tmp_path: Path) -> None:
     doc = load_one(write(tmp_path, "install.htm", SPHINX))
     assert doc.title == "Install — Proj 1.0 documentation"
@@ -306,47 +313,6 @@ def test_html_without_text_is_refused(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- PDF
-
-
-def make_pdf(pages: list[str], title: str | None = None) -> bytes:
-    """A minimal valid PDF with real text operators (Helvetica, one Tj per line) per page."""
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    pages_id = len(objects) + 1 + 2 * len(pages)
-    kids = []
-    for text in pages:
-        lines = text.split("\n") if text else []
-        escaped = [ln.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for ln in lines]
-        ops = ["BT /F1 12 Tf 14 TL 72 720 Td", *(f"({ln}) Tj T*" for ln in escaped), "ET"]
-        stream = "\n".join(ops).encode("latin-1")
-        content = add(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-        kids.append(
-            add(
-                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, content, font)
-            )
-        )
-    refs = b" ".join(b"%d 0 R" % k for k in kids)
-    add(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (refs, len(kids)))
-    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
-    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1 + bool(title), catalog)
-    if title:
-        trailer += b" /Info %d 0 R" % add(b"<< /Title (%s) >>" % title.encode("latin-1"))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n%s >>\nstartxref\n%d\n%%%%EOF\n" % (trailer, xref)
-    return bytes(out)
 
 
 def test_pdf_is_well_formed() -> None:

@@ -36,7 +36,7 @@ class LoadOptions:
 
 Mark = tuple[int, tuple[str, ...]]
 
-_QUESTION_COLUMNS = (
+QUESTION_COLUMNS = (
     "question",
     "questions",
     "q",
@@ -48,7 +48,7 @@ _QUESTION_COLUMNS = (
     "instruction",
     "input",
 )
-_ANSWER_COLUMNS = (
+ANSWER_COLUMNS = (
     "answer",
     "answers",
     "a",
@@ -118,11 +118,16 @@ _CODE_EXTENSIONS = frozenset(
 # ---------------------------------------------------------------------------- public entry
 
 
-def load(path: Path, source: str, options: LoadOptions | None = None) -> list[Document]:
-    """Read one file into documents; `source` (the path as the user gave it) is kept as is."""
+def load(
+    path: Path, source: str, options: LoadOptions | None = None, as_type: str | None = None
+) -> list[Document]:
+    """Read one file into documents; `source` (the path as the user gave it) is kept as is.
+
+    `as_type` (an extension such as ".md") reads the file as that type whatever its name says.
+    """
     options = options or LoadOptions()
     path = Path(path)
-    ext = path.suffix.lower()
+    ext = (as_type or path.suffix).lower()
     loader = _LOADERS.get(ext)
     if loader is None:
         raise LoadError(f"unsupported file type '{ext or path.name}'")
@@ -684,6 +689,8 @@ class _HtmlText:
     def _emit(self, s: str) -> None:
         if not s:
             return
+        if self.parts and self.parts[-1].endswith("- "):
+            self.pending_break = 0  # <li><p>text</p></li> reads "- text", not "-" then text
         if self.length:
             if self.pending_break:
                 s = "\n" * self.pending_break + s.lstrip(" ")
@@ -828,8 +835,8 @@ def _csv_columns(header: list[str], options: LoadOptions) -> tuple[int, int]:
             return lower.index(given.strip().lower())
         return next((lower.index(c) for c in candidates if c in lower), None)
 
-    qi = pick(options.csv_question, "csv_question", _QUESTION_COLUMNS)
-    ai = pick(options.csv_answer, "csv_answer", _ANSWER_COLUMNS)
+    qi = pick(options.csv_question, "csv_question", QUESTION_COLUMNS)
+    ai = pick(options.csv_answer, "csv_answer", ANSWER_COLUMNS)
     if qi is None or ai is None or qi == ai:
         missing = (
             " and ".join(name for name, idx in (("question", qi), ("answer", ai)) if idx is None)
