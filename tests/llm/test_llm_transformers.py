@@ -54,11 +54,15 @@ def test_dequantized_model_agrees_with_llama_cpp(smollm2_hf, smollm2_cpp):
 
     Both run the same Q4_1 weights (transformers dequantized to float32, llama.cpp on the fly
     with 8-bit activations), so free-running greedy text can drift after a near tie; checking
-    the argmax at each position of one fixed continuation does not compound that drift.
+    the argmax at each position of one fixed continuation does not compound that drift. The
+    reply is plain argmax too (no repeat penalty), as the logits compared carry none.
     """
     import torch
 
-    reply = smollm2_cpp.generate(STORY, max_tokens=32)
+    from chatforge.llm.llamacpp import LlamaCppLLM
+
+    plain = LlamaCppLLM(smollm2_cpp.path, name="smollm2", repeat_penalty=1.0)
+    reply = plain.generate(STORY, max_tokens=32)
     prompt = smollm2_cpp._prompt_tokens(STORY)
     completion = smollm2_cpp._llama.tokenize(reply.text.encode(), add_bos=False)
     ids = torch.tensor([prompt + completion])

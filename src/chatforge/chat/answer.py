@@ -13,15 +13,18 @@ if TYPE_CHECKING:
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+_LEAD = re.compile(r"^\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.,;:]?\s*")
 
 
 @dataclass
 class Source:
     """A passage shown to the model as [n], and what the answer made of it.
 
-    `cited` says whether the answer carries its [n] marker; `verified` whether the sentences
-    citing it resemble it (embedding cosine), None when it is not cited. `relevance` is the
-    cosine between the retrieval query and the passage.
+    `cited` says whether the answer carries its [n] marker; `verified` whether every sentence
+    citing it is supported by it (see :mod:`chatforge.chat.verify`), None when it is not cited.
+    `relevance` is the cosine between the retrieval query and the passage; `text` is what the
+    model was shown of it (cleaned and compressed), None when that is the whole chunk.
     """
 
     n: int
@@ -29,6 +32,12 @@ class Source:
     relevance: float = 0.0
     cited: bool = False
     verified: bool | None = None
+    text: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The passage text the model saw."""
+        return self.hit.text if self.text is None else self.text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +46,7 @@ class Source:
             "relevance": round(self.relevance, 4),
             "cited": self.cited,
             "verified": self.verified,
+            "excerpt": self.text,
         }
 
     @classmethod
@@ -44,7 +54,32 @@ class Source:
         d = dict(data)
         n, relevance = d.pop("n"), d.pop("relevance", 0.0)
         cited, verified = d.pop("cited", False), d.pop("verified", None)
-        return cls(n, Hit(**d), relevance, cited, verified)
+        text = d.pop("excerpt", None)
+        return cls(n, Hit(**d), relevance, cited, verified, text)
+
+
+@dataclass
+class Citation:
+    """One [n] in one sentence of an answer, and whether passage n supports that sentence.
+
+    `overlap` is the share of the sentence's content words found in the passage, `similarity`
+    their embedding cosine; `n` with no passage behind it is never verified.
+    """
+
+    n: int
+    sentence: str
+    verified: bool
+    overlap: float = 0.0
+    similarity: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "sentence": self.sentence,
+            "verified": self.verified,
+            "overlap": round(self.overlap, 3),
+            "similarity": round(self.similarity, 3),
+        }
 
 
 @dataclass
@@ -68,10 +103,19 @@ class Answer:
     """Long-term memories recalled into the prompt."""
     prompt: BuiltPrompt | None = field(default=None, repr=False, compare=False)
     """The prompt the model saw (None when the model was not called); not in `to_dict`."""
+    citations: list[Citation] = field(default_factory=list)
+    """Every [n] of every sentence, checked against passage n."""
+    mode: str = "generate"
+    """How the text was made: generate (the model), extractive (quoted), or fixed (no passage)."""
 
     @property
     def cited(self) -> list[Source]:
         return [s for s in self.sources if s.cited]
+
+    @property
+    def unsupported_citations(self) -> int:
+        """Citations whose sentence their passage does not support (or that name no passage)."""
+        return sum(not c.verified for c in self.citations)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +128,9 @@ class Answer:
             "interrupted": self.interrupted,
             "query": self.query,
             "memories": list(self.memories),
+            "mode": self.mode,
+            "citations": [c.to_dict() for c in self.citations],
+            "unsupported_citations": self.unsupported_citations,
         }
 
 
@@ -94,6 +141,32 @@ def cited_numbers(text: str) -> list[int]:
         for part in re.split(r"[,;]", m.group(1)):
             seen.setdefault(int(part), None)
     return list(seen)
+
+
+def citation_pairs(text: str) -> list[tuple[int, str]]:
+    """(n, sentence with markers removed) for each [n] of each sentence, in order.
+
+    Sentences end at . ! ? followed by a space, or at a line break, so file names and versions
+    stay whole; markers that open a sentence ("... apt. [1] Then") belong to the one before.
+    """
+    segments = [s for s in _SPLIT.split(text) if s and s.strip()]
+    numbers: list[list[int]] = []
+    sentences: list[str] = []
+    for seg in segments:
+        lead = _LEAD.match(seg)
+        if lead and sentences:
+            numbers[-1].extend(cited_numbers(lead.group(0)))
+            seg = seg[lead.end() :]
+        clean = " ".join(_CITE.sub("", seg).split())
+        if clean.strip(" .,;:!?-*"):
+            sentences.append(clean)
+            numbers.append(cited_numbers(seg))
+        elif sentences:
+            numbers[-1].extend(cited_numbers(seg))
+    pairs: list[tuple[int, str]] = []
+    for sentence, ns in zip(sentences, numbers, strict=True):
+        pairs.extend((n, sentence) for n in dict.fromkeys(ns))
+    return pairs
 
 
 def citing_sentences(text: str) -> dict[int, list[str]]:

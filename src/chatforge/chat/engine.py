@@ -1,11 +1,13 @@
 """The chat engine: one turn from question to stored, cited answer.
 
 A turn: check the question; condense a follow-up with recent history into a standalone query;
-retrieve and keep only passages whose cosine to the query reaches `chat.min_score`; recall the
-user's memories; build the prompt under the token budget; stream the answer; mark and verify
-citations; store question, answer and newly stated facts in one transaction. With nothing
-relevant, the profile's `unknown_answer` is given without calling the model. A turn stopped
-midway (Ctrl-C, a closed stream) stores the partial answer marked `interrupted`.
+retrieve and keep only passages whose cosine to the query reaches `chat.min_score`; clean them
+and cut them to the sentences that matter (`chat.compress`); recall the user's memories; build
+the prompt under the token budget; stream the answer; check each [n] against passage n; store
+question, answer and newly stated facts in one transaction. With nothing relevant, the profile's
+`unknown_answer` is given without calling the model; in extractive mode (`chat.mode`) the best
+passage is quoted instead of calling it. A turn stopped midway (Ctrl-C, a closed stream) stores
+the partial answer marked `interrupted`.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chatforge.chat.answer import Answer, Source, citing_sentences, mark_citations
+from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
+from chatforge.chat.extractive import extractive_answer
 from chatforge.chat.facts import extract_facts, remember_request
+from chatforge.chat.passages import clean_sources, compress
 from chatforge.chat.prompt import BuiltPrompt, build_prompt
+from chatforge.chat.verify import verify_citations
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import Stream
+from chatforge.llm.builtin import BUILTIN_MODELS
 from chatforge.retrieve import check_query
 
 if TYPE_CHECKING:
@@ -42,12 +48,6 @@ SUMMARY_PROMPT = (
     "about the user. Reply with the summary only."
 )
 SUMMARY_MAX_TOKENS = 96
-VERIFY_MIN = 0.45
-"""Least cosine between a citing sentence and its passage for the citation to count as verified.
-
-A heuristic with MiniLM-sized embedders: supported sentences usually score 0.5 to 0.8 against
-their passage, unrelated ones under 0.3.
-"""
 REMEMBERED = "Noted, I will remember that: {fact}."
 NOTED = "Noted: {facts}."
 
@@ -66,6 +66,8 @@ class Prepared:
     fixed_reply: str | None
     timings: dict[str, float]
     started: float
+    mode: str = "generate"
+    """generate, extractive, or fixed (a reply decided without the model)."""
 
 
 class AnswerStream(Iterator["str | Answer"]):
@@ -128,6 +130,18 @@ class ChatEngine:
     def settings(self):  # noqa: ANN201
         return self.bot.settings
 
+    def mode(self) -> str:
+        """The answering mode in force: `chat.mode`, with auto resolved for the configured model.
+
+        auto quotes (extractive) for built-in models that do not read their passages and lets
+        every other model generate.
+        """
+        mode = self.settings.chat.mode
+        if mode != "auto":
+            return mode
+        builtin = BUILTIN_MODELS.get(self.settings.llm.model)
+        return "extractive" if builtin is not None and not builtin.reads_context else "generate"
+
     def gen_options(self, **gen: Any) -> dict[str, Any]:
         """Sampling options for the answer: settings.llm defaults, overridden by `gen`."""
         allowed = {"max_tokens", "temperature", "top_p", "seed", "stop"}
@@ -172,8 +186,11 @@ class ChatEngine:
         else:
             conversation_id = new_conversation_id()
         history = list(history or [])[-chat.history_turns :] if chat.history_turns else []
-        llm = self.bot.llm
-        build_prompt(llm, question, system_prompt=chat.system_prompt, max_tokens=max_tokens)
+        mode = self.mode()
+        if mode == "generate":
+            build_prompt(
+                self.bot.llm, question, system_prompt=chat.system_prompt, max_tokens=max_tokens
+            )
 
         fact = remember_request(question) if mem.enabled else None
         if fact is not None:
@@ -187,6 +204,12 @@ class ChatEngine:
         t = time.perf_counter()
         sources = [] if fact is not None else self.relevant_sources(query)
         timings["retrieve_ms"] = _ms(t)
+        if sources and chat.compress:
+            qvec = self.bot.embedder.encode_query(query)
+            compress(query, qvec, sources, self.bot.embedder)
+        elif sources:
+            clean_sources(sources)
+        sources = [s for s in sources if s.shown.strip()]
         memories: list[str] = []
         if mem.enabled and fact is None:
             recalled = self.bot.memory.search(user, query, mem.recall_k, mem.min_score)
@@ -199,15 +222,22 @@ class ChatEngine:
         elif not sources and not memories:
             stated = extract_facts(question) if mem.enabled else []
             fixed = NOTED.format(facts="; ".join(stated)) if stated else chat.unknown_answer
+        elif mode == "extractive":
+            if sources:
+                sources = [_renumbered(s, i) for i, s in enumerate(sources[:1], start=1)]
+                fixed = extractive_answer(sources) or chat.unknown_answer
+            else:
+                fixed = chat.unknown_answer
         else:
             prompt = build_prompt(
-                llm,
+                self.bot.llm,
                 question,
                 system_prompt=chat.system_prompt,
                 sources=sources,
                 memories=memories,
                 history=history,
                 max_tokens=max_tokens,
+                best_last=chat.passage_order == "best_last",
             )
             sources = prompt.sources
         return Prepared(
@@ -221,6 +251,7 @@ class ChatEngine:
             fixed,
             timings,
             started,
+            mode if fixed is None or mode == "extractive" and sources else "fixed",
         )
 
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
@@ -296,11 +327,10 @@ class ChatEngine:
     def finish(self, p: Prepared, text: str, generation: Any, *, interrupted: bool) -> Answer:
         """Mark citations, store the turn (and stated facts) in one transaction, summarize."""
         text = text.strip()
-        llm = self.bot.llm
-        unknown = mark_citations(text, p.sources)
-        if unknown:
-            log.info("answer cites [%s], which no passage has", ", ".join(map(str, unknown)))
-        self.verify(text, p.sources)
+        citations = verify_citations(text, p.sources, self.bot.embedder) if p.sources else []
+        unsupported = [c.n for c in citations if not c.verified]
+        if unsupported:
+            log.info("citations not supported by their passage: %s", unsupported)
         if generation is not None:
             usage = {
                 "prompt_tokens": generation.prompt_tokens,
@@ -309,7 +339,7 @@ class ChatEngine:
         else:
             usage = {
                 "prompt_tokens": p.prompt.prompt_tokens if p.prompt else 0,
-                "completion_tokens": llm.count_tokens(text) if p.prompt and text else 0,
+                "completion_tokens": self.bot.llm.count_tokens(text) if p.prompt and text else 0,
             }
         p.timings["total_ms"] = _ms(p.started)
         mem = self.settings.memory
@@ -324,7 +354,7 @@ class ChatEngine:
                 p.question,
                 text,
                 sources=[s.to_dict() for s in p.sources],
-                model=llm.name if p.prompt else "",
+                model=self.bot.llm.name if p.prompt else "",
                 prompt_tokens=usage["prompt_tokens"],
                 completion_tokens=usage["completion_tokens"],
                 timings=p.timings,
@@ -353,25 +383,9 @@ class ChatEngine:
             query=p.query,
             memories=p.memories,
             prompt=p.prompt,
+            citations=citations,
+            mode=p.mode,
         )
-
-    def verify(self, text: str, sources: list[Source]) -> None:
-        """Set `verified` on cited sources: does a sentence citing [n] resemble passage n?"""
-        cited = [s for s in sources if s.cited]
-        if not cited:
-            return
-        by_number = citing_sentences(text)
-        sentences = sorted({x for s in cited for x in by_number.get(s.n, [])})
-        if not sentences:
-            for s in cited:
-                s.verified = False
-            return
-        index = {x: i for i, x in enumerate(sentences)}
-        svecs = self.bot.embedder.encode(sentences)
-        pvecs = self.bot.embedder.encode([s.hit.text for s in cited])
-        for s, pvec in zip(cited, pvecs, strict=True):
-            rows = [index[x] for x in by_number.get(s.n, [])]
-            s.verified = bool(rows) and float((svecs[rows] @ pvec).max()) >= VERIFY_MIN
 
     def summarize(self, user: str, conversation_id: str, turns: int) -> None:
         """Store the model's summary of the last `turns` turns as a memory (best effort)."""
@@ -422,6 +436,10 @@ def _clean_condensed(text: str, question: str) -> str | None:
         if len(words) >= 3 and len(candidate) <= max(300, 3 * len(question)):
             return candidate
     return None
+
+
+def _renumbered(source: Source, n: int) -> Source:
+    return Source(n, source.hit, source.relevance, text=source.text)
 
 
 def _clip(text: str, chars: int) -> str:

