@@ -12,6 +12,8 @@ export TRANSFORMERS_OFFLINE := 1
 NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: run test install install-test lint bench clean
 
 $(PY):
@@ -23,19 +25,26 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[chat,lab]'
 	touch $@
 
+$(VENV)/.installed-serve: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[chat,lab,serve]'
+	touch $@ $(VENV)/.installed
+
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed
+	touch $@ $(VENV)/.installed $(VENV)/.installed-serve
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-run: install
+# The demo bot answers questions about chatforge itself; Ctrl-C stops the server.
+run: $(VENV)/.installed-serve
 	@test -f $(DEMO_BOT)/chatforge.yaml || $(VENV)/bin/chatforge init $(DEMO_BOT) --profile assistant
 	$(VENV)/bin/chatforge ingest docs README.md --bot $(DEMO_BOT)
-	$(VENV)/bin/chatforge search --bot $(DEMO_BOT) --interactive
+	@exec $(VENV)/bin/chatforge serve --bot $(DEMO_BOT)
 
+# The browser tests drive Debian's chromium; Playwright never downloads one.
 test: install-test
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 

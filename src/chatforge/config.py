@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from chatforge.errors import ConfigError
@@ -113,6 +113,17 @@ class ChatSettings(Section):
     condense: bool = Field(
         True, description="rewrite follow-up questions into standalone ones before retrieval"
     )
+    mode: Literal["generate", "extractive", "auto"] = Field(
+        "auto",
+        description="generate (the model writes), extractive (quote the best passage), or "
+        "auto (extractive for built-in models too small to read their passages)",
+    )
+    compress: bool = Field(
+        True, description="show the model only the sentences of each passage that matter"
+    )
+    passage_order: Literal["best_first", "best_last"] = Field(
+        "best_last", description="best_last puts passage [1] next to the question"
+    )
 
 
 class MemorySettings(Section):
@@ -124,6 +135,41 @@ class MemorySettings(Section):
     summarize_every: int = Field(
         6, ge=0, description="turns between conversation summaries (0 = never summarize)"
     )
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", description="address `chatforge serve` listens on")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port `chatforge serve` listens on")
+    workers: int = Field(
+        1, ge=1, description="server processes, each with its own copy of the models"
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="bearer keys as KEY:USER or KEY:USER:admin (admins manage documents); "
+        "none = local-only mode, everyone is the admin user `local`",
+    )
+    max_queue: int = Field(32, ge=0, description="answers waiting at most; more get HTTP 503")
+    max_tokens: int = Field(1024, ge=1, description="largest max_tokens a request may ask for")
+    max_messages: int = Field(64, ge=1, description="most messages in one chat request")
+    max_body_kb: int = Field(1024, ge=1, description="largest JSON request body in KiB")
+    max_upload_mb: float = Field(20.0, gt=0, description="largest upload request in MiB")
+    upload_types: list[str] = Field(
+        default_factory=lambda: (
+            ".md .markdown .rst .txt .html .htm .pdf .csv .tsv .json .jsonl".split()
+        ),
+        description="file extensions accepted by document upload",
+    )
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, keys: list[str]) -> list[str]:
+        for entry in keys:
+            parts = entry.split(":")
+            if len(parts) not in (2, 3) or not all(parts[:2]) or parts[2:] not in ([], ["admin"]):
+                raise ValueError(
+                    "each API key must be KEY:USER or KEY:USER:admin (the key itself is not shown)"
+                )
+        return keys
 
 
 class Settings(BaseSettings):
@@ -144,6 +190,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -46,3 +46,124 @@ def serve_bot(serve_bot_dir, embedder, serve_llm):
     bot.settings.llm.temperature = 0.0
     yield bot
     bot.close()
+
+
+class LiveServer:
+    """A real uvicorn server on a free loopback port, running `create_app(bot)` in a thread."""
+
+    def __init__(self, bot, ui: bool = False) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from chatforge.serve.app import create_app
+
+        self.bot = bot
+        self.app = create_app(bot, ui=ui)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        import time
+
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def client(self, key: str | None = None, **kwargs):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """The LiveServer class, for tests that keep one server for a whole module."""
+    return LiveServer
+
+
+@pytest.fixture
+def api_bot(serve_bot):
+    """The shared bot, answering with the model (not by quoting) so answers stream tokens."""
+    serve_bot.settings.chat.mode = "generate"
+    serve_bot.settings.memory.summarize_every = 0
+    return serve_bot
+
+
+@pytest.fixture
+def start_server(api_bot):
+    """Start live servers over `api_bot` with server settings changed first; stopped after."""
+    servers: list[LiveServer] = []
+
+    def start(**server_settings) -> LiveServer:
+        for key, value in server_settings.items():
+            setattr(api_bot.settings.server, key, value)
+        live = LiveServer(api_bot)
+        servers.append(live)
+        return live
+
+    yield start
+    for live in servers:
+        live.stop()
+
+
+KEYS = ["alice-key:alice", "bob-key:bob", "root-key:root:admin"]
+
+
+@pytest.fixture
+def keyed_server(start_server) -> LiveServer:
+    """A server with API keys for alice and bob (users) and root (admin)."""
+    return start_server(api_keys=KEYS)
+
+
+@pytest.fixture
+def fresh_server(tmp_path, embedder, serve_llm, start_server):
+    """A live server over a new, empty bot of its own (uploads do not touch the shared bot)."""
+    from chatforge.bot import Bot
+
+    def start(**server_settings) -> LiveServer:
+        bot = Bot.init(tmp_path / f"bot{len(bots)}", "general")
+        bot.__dict__["embedder"] = embedder
+        bot.__dict__["llm"] = serve_llm
+        bot.settings.llm.max_tokens = 16
+        bot.settings.chat.mode = "generate"
+        for key, value in server_settings.items():
+            setattr(bot.settings.server, key, value)
+        bots.append(bot)
+        live = LiveServer(bot)
+        servers.append(live)
+        return live
+
+    bots: list = []
+    servers: list[LiveServer] = []
+    yield start
+    for live in servers:
+        live.stop()
+    for bot in bots:
+        bot.close()
+
+
+def wait_for_job(client, job_id: str, timeout: float = 120) -> dict:
+    """Poll GET /api/jobs/{id} until the job is done or failed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)

@@ -45,6 +45,7 @@ def test_bad_input_raises_before_the_first_piece(serve_bot):
 def test_closing_the_stream_cancels_and_stores_the_partial_answer(serve_bot):
     runner = GenerationRunner(serve_bot)
     serve_bot.settings.llm.max_tokens = 64
+    serve_bot.settings.chat.mode = "generate"  # the model streams pieces (a quote is one piece)
 
     async def main():
         stream = await runner.stream(QUESTION, user="quitter")

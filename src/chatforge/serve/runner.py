@@ -39,15 +39,24 @@ class RunnerStats:
     cancelled: int = 0
     failed: int = 0
     rejected: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class GenerationRunner:
-    """Runs `Bot.stream` answers one at a time on a worker thread; see the module docstring."""
+    """Runs `Bot.stream` answers one at a time on a worker thread; see the module docstring.
+
+    `retrieval` is held while an answer retrieves and builds its prompt. Whoever changes the
+    bot's documents beside the answers (background ingestion) takes it around each commit, so
+    an answer never reads half of an update (a chunk found by search, gone before its vector
+    is read).
+    """
 
     def __init__(self, bot: Bot, max_queue: int = 32) -> None:
         self.bot = bot
         self.max_queue = max_queue
         self.stats = RunnerStats()
+        self.retrieval = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatforge-answer")
         self._lock = threading.Lock()
 
@@ -88,20 +97,28 @@ class GenerationRunner:
                     return
                 self.stats.running += 1
             outcome = "completed"
+            error: BaseException | None = None
             try:
-                with self.bot.stream(question, user, conversation_id, history, **gen) as answer:
+                with self.retrieval:
+                    answer = self.bot.stream(question, user, conversation_id, history, **gen)
+                with answer:
                     for item in answer:
                         if cancel.is_set():
                             outcome = "cancelled"
                             break  # leaving the with-block stores the partial answer
+                        if isinstance(item, Answer):
+                            with self._lock:
+                                self.stats.prompt_tokens += item.usage["prompt_tokens"]
+                                self.stats.completion_tokens += item.usage["completion_tokens"]
                         put(item)
             except BaseException as e:  # handed to the client's task, which re-raises it
-                outcome = "failed"
-                put(e)
+                outcome, error = "failed", e
             finally:
-                with self._lock:
+                with self._lock:  # counted before the client hears, so stats never lag behind
                     self.stats.running -= 1
                     setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+                if error is not None:
+                    put(error)
                 put(_END)
 
         loop.run_in_executor(self._executor, work)

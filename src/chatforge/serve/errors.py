@@ -1,0 +1,142 @@
+"""Every error the server answers is JSON in OpenAI's shape: {"error": {message, type, code}}.
+
+OpenAI clients read that shape, and the message names what is wrong and how to fix it. Bad
+input is a 4xx; a 5xx means a bug in chatforge (logged with its traceback, never shown).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from chatforge.errors import ChatforgeError
+
+log = logging.getLogger("chatforge.serve")
+
+RETRY_AFTER_S = 2
+
+
+class ApiError(Exception):
+    """An HTTP error with a message for the client."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.code, self.param = (
+            status,
+            message,
+            type,
+            code,
+            param,
+        )
+        self.headers = headers
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+def error_body(
+    message: str,
+    type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "code": code, "param": param}}
+
+
+def error_response(e: ApiError) -> JSONResponse:
+    return JSONResponse(
+        error_body(e.message, e.type, e.code, e.param), status_code=e.status, headers=e.headers
+    )
+
+
+def from_chatforge(e: ChatforgeError) -> ApiError:
+    """A user-caused chatforge error as HTTP: busy is 503 (retry later), anything else 400."""
+    from chatforge.serve.runner import Busy
+
+    if isinstance(e, Busy):
+        return ApiError(
+            503, str(e), "server_busy", "busy", headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+    return ApiError(400, str(e))
+
+
+def describe_validation(e: RequestValidationError) -> ApiError:
+    """One line naming the first bad field, e.g. `messages.0.role: Input should be 'user'...`."""
+    first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request", "type": ""}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    where = ".".join(loc)
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        ctx = first.get("ctx", {}).get("error", "")
+        return ApiError(400, f"the request body is not valid JSON ({ctx}); send a JSON object")
+    if kind == "missing" and not loc:
+        return ApiError(400, "the request body is missing; send a JSON object")
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return ApiError(400, f"{where or 'request'}: {msg}", param=where or None)
+
+
+# One short, fixed description per status for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "bad input: the message says what to fix"},
+    401: {"model": ErrorBody, "description": "missing or invalid API key"},
+    403: {"model": ErrorBody, "description": "the key may not do this"},
+    404: {"model": ErrorBody, "description": "no such thing (for this user)"},
+    413: {"model": ErrorBody, "description": "request body or upload too large"},
+}
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Map every failure to the JSON error shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, e: ApiError) -> JSONResponse:
+        return error_response(e)
+
+    @app.exception_handler(ChatforgeError)
+    async def _chatforge(_: Request, e: ChatforgeError) -> JSONResponse:
+        return error_response(from_chatforge(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:
+        return error_response(describe_validation(e))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, e: HTTPException) -> JSONResponse:
+        if e.status_code == 404:
+            message = f"no route {request.url.path}; see /docs for the API"
+        elif e.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        else:
+            message = str(e.detail)
+        return error_response(ApiError(e.status_code, message, headers=e.headers))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, e: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(
+            ApiError(500, "internal server error; the server log has the details", "server_error")
+        )
