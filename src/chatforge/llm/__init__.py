@@ -37,6 +37,13 @@ def _model_path(model: str) -> tuple[Path, str]:
     if model in BUILTIN_MODELS:
         return resolve_builtin(model), BUILTIN_MODELS[model].chat_template
     path = Path(model).expanduser()
+    if not path.exists() and _is_hub_name(model):
+        folder = f"models/{model.rsplit('/', 1)[-1]}"
+        raise ModelError(
+            f"{model} is not on this machine and chatforge does not download models; fetch it "
+            f"where you have a connection (huggingface-cli download {model} --local-dir "
+            f"{folder}), copy the folder or its .gguf file here and set llm.model to that path"
+        )
     if not path.exists():
         names = ", ".join(BUILTIN_MODELS)
         raise ModelError(
@@ -51,6 +58,17 @@ def _model_path(model: str) -> tuple[Path, str]:
                 f"{model} is not a GGUF file; give a .gguf file or a transformers model folder"
             )
     return path, "auto"
+
+
+def _is_hub_name(model: str) -> bool:
+    """Whether ``model`` reads like a hub repository id (``org/name``) rather than a path."""
+    parts = model.split("/")
+    return (
+        len(parts) == 2
+        and all(parts)
+        and not model.startswith((".", "~"))
+        and (not model.endswith(".gguf"))
+    )
 
 
 def hf_folder(model: str) -> Path:
@@ -189,4 +207,13 @@ def list_models(configured: str | None = None) -> list[dict[str, Any]]:
         except ModelError as e:
             row["error"] = str(e)
         rows.append(row)
+    from chatforge.finetune.registry import finetuned_models
+
+    for ft in finetuned_models():
+        listed = next((r for r in rows if r["path"] == ft["path"]), None)
+        row = listed or {"name": ft["name"], "builtin": False, "configured": False}
+        row.update(description=f"fine-tuned from {ft['base']}", package=None, license=None)
+        row.update(path=ft["path"], loads=True, error=None)
+        if listed is None:
+            rows.append(row)
     return rows

@@ -1,0 +1,1 @@
+"""Measuring models: perplexity on a dataset, and fine-tuned vs prompted answers."""

@@ -1,0 +1,76 @@
+"""`chatforge eval`: perplexity of a model on a dataset, and fine-tuned vs prompted."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Measure models: perplexity, and fine-tuned vs prompted.", no_args_is_help=True
+)
+
+
+@app.command()
+def perplexity(
+    model: Annotated[
+        str, typer.Argument(help="Built-in name, GGUF, transformers folder or fine-tuned run.")
+    ],
+    dataset: Annotated[
+        Path, typer.Argument(help="A dataset folder from `chatforge data prepare`.")
+    ],
+    split: Annotated[str, typer.Option(help="Which split to measure.")] = "validation",
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(help="Tokenize with this model's tokenizer (default: MODEL's own)."),
+    ] = None,
+    max_length: Annotated[int, typer.Option(help="Longest row in tokens.")] = 1024,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Token-weighted perplexity on the assistant (label) tokens of a split."""
+    from chatforge.evaluate.perplexity import evaluate_perplexity
+
+    result = evaluate_perplexity(model, dataset, split, max_length, tokenizer)
+    if json_out:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        typer.echo(
+            f"{model} on {dataset} [{split}]: perplexity {result['perplexity']:.3f} over "
+            f"{result['tokens']} tokens in {result['rows']} rows"
+        )
+
+
+@app.command()
+def compare(
+    bot: Annotated[Path, typer.Option("--bot", help="The bot whose retrieval RAG uses.")],
+    dataset: Annotated[Path, typer.Option(help="The prepared dataset the model was tuned on.")],
+    finetuned: Annotated[
+        Path | None,
+        typer.Option(help="A `chatforge finetune` output (default: the bot's llm.model)."),
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option(help="JSONL of {question, answer} (default: validation).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Validation questions to ask at most.")] = 20,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer in tokens.")] = 96,
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: FINETUNED/compare).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Base prompted, base + RAG, fine-tuned, fine-tuned + RAG on the same questions."""
+    from chatforge.evaluate.compare import compare as run_compare
+
+    result = run_compare(bot, dataset, finetuned, questions, limit, out, max_tokens)
+    if json_out:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    for r in result["configs"]:
+        typer.echo(
+            f"{r['config']:18} ppl {r['perplexity']:8.3f}  F1 {r['token_f1']:.3f}  "
+            f"ROUGE-L {r['rouge_l']:.3f}  cosine {r['cosine']:.3f}  {r['latency_ms']:.0f} ms"
+        )
+    typer.echo(f"report: {result['report']}")
