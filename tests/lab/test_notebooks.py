@@ -21,6 +21,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
         "02_lstm_vs_transformer.ipynb",
         "03_embeddings_vector_memory.ipynb",
         "04_rag_generation.ipynb",
+        "06_deployment.ipynb",
     ],
 )
 def test_notebook_runs(name: str, tmp_path: Path) -> None:
