@@ -21,6 +21,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
         "02_lstm_vs_transformer.ipynb",
         "03_embeddings_vector_memory.ipynb",
         "04_rag_generation.ipynb",
+        "05_fine_tuning.ipynb",
         "06_deployment.ipynb",
     ],
 )
