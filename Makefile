@@ -52,6 +52,10 @@ bench: install-test
 	$(PIP) install --quiet -e '.[bench]'
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
+	$(PY) bench/retrieval.py
+	$(PY) bench/serve.py
+	$(PY) bench/finetune.py
+	cd bench && ../$(PY) answers.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_BOT) .pytest_cache .ruff_cache
