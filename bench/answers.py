@@ -154,7 +154,7 @@ def load_questions(faq: Path) -> list[Question]:
     return out
 
 
-def pick_quick(questions: list[Question], n: int) -> list[Question]:
+def spread(questions: list[Question], n: int) -> list[Question]:
     """`n` questions: headings, user-phrased and unanswerable ones, spread over the set."""
     answerable = [q for q in questions if q.answerable]
     unanswerable = [q for q in questions if not q.answerable]
@@ -403,7 +403,7 @@ def open_bot(bot_dir: Path, faq: Path) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 questions, one model")
-    parser.add_argument("--questions", type=int, default=0, help="use only the first N (0: all)")
+    parser.add_argument("--questions", type=int, default=0, help="N spread over the set (0: all)")
     parser.add_argument("--models", default="", help="comma-separated built-in models")
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--bot", type=Path, default=BOT, help="bot folder (reused if present)")
@@ -422,9 +422,9 @@ def main() -> None:
     faq = corpora.debian_faq()
     questions = load_questions(faq)
     if args.quick:
-        questions = pick_quick(questions, 8)
+        questions = spread(questions, 8)
     elif args.questions:
-        questions = questions[: args.questions]
+        questions = spread(questions, args.questions)
     bot = open_bot(args.bot, faq)
     unknown = bot.settings.chat.unknown_answer
     lc = LangChain(faq, resolve_embedder(bot.settings.embed.model))
