@@ -6,7 +6,6 @@ Reciprocal rank fusion combines the two rankings without having to calibrate the
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +17,6 @@ from chatforge.schema import Hit
 from chatforge.store.sqlite import SQLiteStore
 
 MAX_QUERY_CHARS = 8000
-_LEXICAL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatforge-bm25")
-"""BM25 runs here while the query is embedded: SQLite and torch both release the GIL."""
 
 
 @dataclass
@@ -88,13 +85,14 @@ class Retriever:
         rankings: list[tuple[list[int], float]] = []
         qvec = None
         dense: list[tuple[int, float]] = []
-        pending = _LEXICAL.submit(self.store.lexical, query, depth, glob) if s.lexical else None
         if s.dense:
             qvec = self.embedder.encode_query(query)
             dense = self.store.dense(qvec, depth, glob)
             rankings.append(([i for i, _ in dense], s.dense_weight))
-        if pending is not None:
-            lexical = pending.result()
+        if s.lexical:
+            # After the embedding, not beside it: a third busy thread on a 2-core machine stalls
+            # torch's own threads, which costs more than BM25 takes.
+            lexical = self.store.lexical(query, depth, glob)
             rankings.append(([i for i, _ in lexical], s.lexical_weight))
         if len(rankings) == 1:
             # One half alone keeps its own scores (cosine or BM25), which mean something.

@@ -54,7 +54,7 @@ def tiny_config(dataset: Path, out: Path, **kw):
         grad_accum=1,
         max_length=64,
         learning_rate=3e-3,
-        warmup=0.0,
+        warmup=0,
         report_questions=1,
         progress=False,
         # The suite shares the machine: one thread avoids contention between busy processes.

@@ -51,7 +51,9 @@ class FinetuneConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
-    warmup: float = 0.05
+    warmup: int = 10
+    """Optimizer steps of linear warm-up. A count, not a share of the planned steps: a run cut
+    short by `minutes` may never reach 5% of a schedule planned in epochs."""
     eval_steps: int = 25
     logging_steps: int = 5
     patience: int = 3
