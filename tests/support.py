@@ -91,3 +91,21 @@ def make_pdf(pages: list[str], title: str | None = None) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n%s >>\nstartxref\n%d\n%%%%EOF\n" % (trailer, xref)
     return bytes(out)
+
+
+def build_bot(root: Path, docs: dict[str, str], embedder: object, profile: str = "general") -> Path:
+    """A bot folder at root/bot over `docs` written under root/corpus (sources stay relative)."""
+    import contextlib
+
+    from chatforge.bot import Bot
+
+    for rel, text in docs.items():
+        path = root / "corpus" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    bot = Bot.init(root / "bot", profile)
+    bot.__dict__["embedder"] = embedder
+    with contextlib.chdir(root / "corpus"):
+        bot.ingest(["."])
+    bot.close()
+    return root / "bot"

@@ -6,14 +6,13 @@ that writes conversations or memories uses its own user ids, which is also what 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import DOCS
+from support import DOCS, build_bot
 
 CORPUS = {path: text for path, text in DOCS.items() if path != "faq.csv"}
 
@@ -36,19 +35,7 @@ def tiny_llm():
 @pytest.fixture(scope="session")
 def bot_dir(tmp_path_factory, embedder) -> Path:
     """A general-profile bot over the sample documents (paths relative to the corpus)."""
-    from chatforge.bot import Bot
-
-    root = tmp_path_factory.mktemp("chat")
-    for rel, text in CORPUS.items():
-        path = root / "corpus" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    bot = Bot.init(root / "bot", "general")
-    bot.__dict__["embedder"] = embedder
-    with contextlib.chdir(root / "corpus"):
-        bot.ingest(["."])
-    bot.close()
-    return root / "bot"
+    return build_bot(tmp_path_factory.mktemp("chat"), CORPUS, embedder)
 
 
 @pytest.fixture

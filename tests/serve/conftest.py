@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
-from support import DOCS
+from support import DOCS, build_bot
 
 
 @pytest.fixture(scope="session")
@@ -19,19 +18,7 @@ def serve_llm():
 @pytest.fixture(scope="session")
 def serve_bot_dir(tmp_path_factory, embedder) -> Path:
     """A general-profile bot folder over the sample documents, built once per session."""
-    from chatforge.bot import Bot
-
-    root = tmp_path_factory.mktemp("serve")
-    for rel, text in DOCS.items():
-        path = root / "corpus" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    bot = Bot.init(root / "bot", "general")
-    bot.__dict__["embedder"] = embedder
-    with contextlib.chdir(root / "corpus"):
-        bot.ingest(["."])
-    bot.close()
-    return root / "bot"
+    return build_bot(tmp_path_factory.mktemp("serve"), DOCS, embedder)
 
 
 @pytest.fixture
