@@ -32,7 +32,14 @@ def _pick_dtype(dtype: str, device: str) -> str:
 
     if device.startswith("cuda"):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if torch.backends.mkldnn.is_available() and _cpu_has_bf16() else "float32"
+    return "bfloat16" if cpu_runs_bf16() else "float32"
+
+
+def cpu_runs_bf16() -> bool:
+    """Whether this CPU runs bfloat16 natively (oneDNN present, AVX512-BF16 or AMX advertised)."""
+    import torch
+
+    return torch.backends.mkldnn.is_available() and _cpu_has_bf16()
 
 
 def _cpu_has_bf16() -> bool:

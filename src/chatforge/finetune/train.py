@@ -89,15 +89,6 @@ def partial_dir(out: Path) -> Path:
     return out.with_name(f"{out.name}.partial")
 
 
-def cpu_bf16() -> bool:
-    """True where the CPU runs bfloat16 natively (the same test as the embedder's)."""
-    import torch
-
-    from chatforge.embed import _cpu_has_bf16
-
-    return torch.backends.mkldnn.is_available() and _cpu_has_bf16()
-
-
 def use_bf16(setting: str) -> bool:
     import torch
 
@@ -105,7 +96,9 @@ def use_bf16(setting: str) -> bool:
         return setting == "on"
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
-    return cpu_bf16()
+    from chatforge.embed import cpu_runs_bf16
+
+    return cpu_runs_bf16()
 
 
 def cores() -> int:
