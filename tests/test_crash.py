@@ -118,5 +118,5 @@ def test_hnsw_index_gives_same_top_hit(make_bot, docs):
     bot.ingest(["."])
     assert bot.store.index().kind == "hnsw"
     assert bot.search("which port does the daemon use", k=1)[0].source == "guide/network.md"
-    bot.forget("guide/network.md")  # HNSW cannot remove: the index is rebuilt instead
+    bot.forget("guide/network.md")
     assert all(h.source != "guide/network.md" for h in bot.search("daemon port", k=5))

@@ -3,6 +3,10 @@
 The index file never holds anything SQLite does not: it can always be thrown away and rebuilt.
 A small JSON record beside it names the index file, the embedding model and the store
 generation it reflects, so a stale or foreign index is detected without trusting its contents.
+
+HNSW graphs cannot drop a vector, so removed ids become tombstones that searches skip; the
+graph is rebuilt only once tombstones pass TOMBSTONE_SHARE of it. Re-ingesting one file of a
+big store then costs a few milliseconds, not a rebuild of every vector.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 log = logging.getLogger("chatforge.store")
 
 RECORD = "index.json"
+TOMBSTONE_SHARE = 0.2
 
 
 class VectorIndex:
@@ -35,6 +40,8 @@ class VectorIndex:
         self.kind = kind
         self.generation = -1
         self.saved_generation = -2
+        self.tombstones: set[int] = set()
+        self._skip: Any = None  # FAISS selector over the tombstones, built on first search
         if kind == "hnsw":
             base = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
             base.hnsw.efConstruction = 80
@@ -44,26 +51,36 @@ class VectorIndex:
         self.index: Any = faiss.IndexIDMap2(base)
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) - len(self.tombstones)
 
     def ids(self) -> np.ndarray:
+        """The live ids (tombstones left out)."""
         import faiss
 
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        if self.tombstones:
+            ids = ids[~np.isin(ids, np.fromiter(self.tombstones, dtype=np.int64))]
+        return ids
+
+    def revives(self, ids: Iterable[int]) -> bool:
+        """True when an id to add is a tombstone (SQLite reuses freed ids): rebuild instead."""
+        return not self.tombstones.isdisjoint(ids)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
 
     def remove(self, ids: Iterable[int]) -> bool:
-        """Drop ids; returns False when the index type cannot remove (HNSW), so rebuild instead."""
+        """Drop ids; returns False when HNSW has too many tombstones, so rebuild instead."""
         import faiss
 
         ids = np.fromiter(ids, dtype=np.int64)
         if not len(ids):
             return True
         if self.kind == "hnsw":
-            return False
+            self.tombstones.update(ids.tolist())
+            self._skip = None
+            return len(self.tombstones) <= TOMBSTONE_SHARE * self.index.ntotal
         self.index.remove_ids(faiss.IDSelectorBatch(ids))
         return True
 
@@ -74,18 +91,22 @@ class VectorIndex:
 
         if len(self) == 0 or k <= 0:
             return []
-        params = None
+        sel = None
         if allowed is not None:
+            if self.tombstones:
+                allowed = np.setdiff1d(allowed, np.fromiter(self.tombstones, dtype=np.int64))
             if not len(allowed):
                 return []
             sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            params = (
-                faiss.SearchParametersHNSW(sel=sel, efSearch=max(64, k))
-                if self.kind == "hnsw"
-                else faiss.SearchParameters(sel=sel)
-            )
-        elif self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(64, k))
+        elif self.tombstones:
+            if self._skip is None:
+                dead = faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64))
+                self._skip = (faiss.IDSelectorNot(dead), dead)  # the pair keeps `dead` alive
+            sel = self._skip[0]
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(64, k))
+        else:
+            params = faiss.SearchParameters(sel=sel) if sel is not None else None
         scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -105,7 +126,8 @@ class VectorIndex:
                 "dim": self.dim,
                 "kind": self.kind,
                 "generation": generation,
-                "count": len(self),
+                "count": int(self.index.ntotal),
+                "tombstones": sorted(self.tombstones),
             }
             tmp_rec = self.folder / (RECORD + ".tmp")
             tmp_rec.write_text(json.dumps(record), encoding="utf-8")
@@ -135,6 +157,7 @@ class VectorIndex:
         if index.d != dim or index.ntotal != record.get("count"):
             return fresh, "unreadable"
         fresh.index = index
+        fresh.tombstones = set(record.get("tombstones", ()))
         fresh.generation = fresh.saved_generation = int(record["generation"])
         return fresh, "ok"
 

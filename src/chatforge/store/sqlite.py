@@ -440,10 +440,10 @@ class SQLiteStore:
             for r in self.db.execute("SELECT c.id FROM chunks c JOIN vectors v ON v.hash = c.hash")
         }
         gone = have - want
-        if gone and not index.remove(gone):
-            index = self._index = VectorIndex(self.folder, self.dim, self.model, index.kind)
-            have = set()
         new = sorted(want - have)
+        if (gone and not index.remove(gone)) or index.revives(new):
+            index = self._index = VectorIndex(self.folder, self.dim, self.model, index.kind)
+            new = sorted(want)
         for i in range(0, len(new), 5000):
             part = new[i : i + 5000]
             index.add(np.array(part, dtype=np.int64), self.vectors_for(part))
