@@ -119,3 +119,13 @@ def test_best_passage_sits_next_to_the_question_and_carries_its_compressed_text(
     assert answer.sources[0].text and "apt purge widget" in answer.sources[0].text
     assert answer.to_dict()["sources"][0]["excerpt"] == answer.sources[0].text
     assert sum(c.n == s.n for c in answer.citations for s in answer.cited) >= len(answer.cited)
+
+
+def test_extractive_mode_quotes_the_passage_whose_heading_answers_the_question(bot):
+    """Two passages as close to the query by their text: the heading decides; a tie keeps order."""
+    daemon = _source(1, "See the notes below.", "Manual", "4.2. Which port does the daemon use?")
+    disk = _source(2, "See the notes below.", "Manual", "9.3. How do I free disk space?")
+    assert bot.chat.passage_to_quote("my disk is full, what can I delete", [daemon, disk]) is disk
+    assert bot.chat.passage_to_quote("the daemon's port number", [daemon, disk]) is daemon
+    twin = _source(3, "See the notes below.", "Manual", "9.3. How do I free disk space?")
+    assert bot.chat.passage_to_quote("free disk space", [disk, twin]) is disk

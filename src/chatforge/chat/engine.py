@@ -224,7 +224,7 @@ class ChatEngine:
             fixed = NOTED.format(facts="; ".join(stated)) if stated else chat.unknown_answer
         elif mode == "extractive":
             if sources:
-                sources = [_renumbered(s, i) for i, s in enumerate(sources[:1], start=1)]
+                sources = [_renumbered(self.passage_to_quote(query, sources), 1)]
                 fixed = extractive_answer(sources) or chat.unknown_answer
             else:
                 fixed = chat.unknown_answer
@@ -293,6 +293,20 @@ class ChatEngine:
         scores = store.vectors_for([h.chunk_id for h in hits]) @ qvec
         floor = self.settings.chat.min_score
         return [Source(0, h, float(s)) for h, s in zip(hits, scores, strict=True) if s >= floor]
+
+    def passage_to_quote(self, query: str, sources: list[Source]) -> Source:
+        """The passage whose text and heading together are closest to the query.
+
+        A heading says what its passage answers (a FAQ's question, a manual's topic), so it
+        picks the right passage among close candidates more often than the fusion rank alone
+        (bench/answers.py: users' own wordings of FAQ questions). Ties keep retrieval's order.
+        """
+        if len(sources) == 1:
+            return sources[0]
+        embedder = self.bot.embedder
+        qvec = embedder.encode_query(query)
+        headings = embedder.encode([f"{s.hit.title} {s.hit.section}" for s in sources]) @ qvec
+        return max(zip(sources, headings, strict=True), key=lambda p: p[0].relevance + p[1])[0]
 
     # -- answering ------------------------------------------------------------------------
 
