@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from chatforge.schema import IngestReport
@@ -169,3 +170,12 @@ def test_changing_embedding_model_is_refused_then_reembedded(make_bot, docs, tmp
         again.ingest(["guide"])
     assert again.reindex(reembed=True) > 0
     assert again.search("how to remove widget", k=1)[0].source == "guide/install.md"
+
+
+def test_a_question_is_embedded_once_however_many_parts_need_its_vector(embedder):
+    """Retrieval, the relevance floor, compression and memory recall share one query vector."""
+    first = embedder.encode_query("which port does the daemon use")
+    assert embedder.encode_query("which port does the daemon use") is first
+    assert np.allclose(first, embedder.encode(["which port does the daemon use"])[0], atol=1e-5)
+    with pytest.raises(ValueError):
+        first[0] = 0.0  # shared, so nobody may change it in place
