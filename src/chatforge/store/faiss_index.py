@@ -59,8 +59,11 @@ class VectorIndex:
 
         ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
         if self.tombstones:
-            ids = ids[~np.isin(ids, np.fromiter(self.tombstones, dtype=np.int64))]
+            ids = ids[~np.isin(ids, self._dead())]
         return ids
+
+    def _dead(self) -> np.ndarray:
+        return np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
 
     def revives(self, ids: Iterable[int]) -> bool:
         """True when an id to add is a tombstone (SQLite reuses freed ids): rebuild instead."""
@@ -94,13 +97,13 @@ class VectorIndex:
         sel = None
         if allowed is not None:
             if self.tombstones:
-                allowed = np.setdiff1d(allowed, np.fromiter(self.tombstones, dtype=np.int64))
+                allowed = np.setdiff1d(allowed, self._dead())
             if not len(allowed):
                 return []
             sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         elif self.tombstones:
             if self._skip is None:
-                dead = faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64))
+                dead = faiss.IDSelectorBatch(self._dead())
                 self._skip = (faiss.IDSelectorNot(dead), dead)  # the pair keeps `dead` alive
             sel = self._skip[0]
         if self.kind == "hnsw":
