@@ -445,7 +445,7 @@ def main() -> None:
                 systems[f"chatforge {m} {name}"] = Chatforge(
                     bot, m, "generate", args.max_tokens, **change
                 )
-        systems[f"langchain {m}"] = lc.chain(str(resolve_builtin(m)), args.max_tokens)
+        systems[f"langchain {m}"] = lc.chain(str(resolve_builtin(m, "q8_0")), args.max_tokens)
         systems[f"no retrieval {m}"] = bare_model(m, args.max_tokens)
     systems["chatforge extractive"] = Chatforge(bot, None, "extractive", args.max_tokens)
     systems["first 95 words"] = lc.first_words

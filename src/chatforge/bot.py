@@ -86,7 +86,9 @@ class Bot:
         from chatforge.llm import open_llm
 
         s = self.settings.llm
-        return open_llm(s.model, backend=s.backend, n_ctx=s.n_ctx, remote_model=s.remote_model)
+        return open_llm(
+            s.model, backend=s.backend, n_ctx=s.n_ctx, remote_model=s.remote_model, quant=s.quant
+        )
 
     @cached_property
     def conversations(self) -> ConversationStore:

@@ -22,6 +22,23 @@ def test_builtins_resolve_to_gguf_files(llm_cache):
     assert set(BUILTIN_MODELS) == {"smollm2", "gemma3", "qwen"}
 
 
+def test_llama_cpp_runs_builtins_from_a_q8_0_copy_made_once(llm_cache):
+    from llama_cpp import Llama
+
+    shipped = resolve_builtin("smollm2", "shipped")
+    q8 = resolve_builtin("smollm2", "q8_0")
+    assert q8.parent == llm_cache / "models" and q8 != shipped
+    meta = Llama(model_path=str(q8), vocab_only=True, verbose=False).metadata
+    assert meta["general.file_type"] == "7"  # LLAMA_FTYPE_MOSTLY_Q8_0
+    made = q8.stat().st_mtime_ns
+    assert resolve_builtin("smollm2", "q8_0") == q8 and q8.stat().st_mtime_ns == made
+    assert not list(q8.parent.glob("*.part"))
+    assert open_llm("smollm2").path == q8
+    assert open_llm("smollm2", quant="shipped").path == shipped
+    with pytest.raises(ModelError, match="unknown llm.quant 'q2'; choose one of: q8_0, shipped"):
+        resolve_builtin("smollm2", "q2")
+
+
 def test_unknown_builtin_and_missing_package(monkeypatch):
     """A registry entry pointing at a module that is not installed stands for a missing pip."""
     with pytest.raises(ModelError, match="smollm2, gemma3, qwen"):

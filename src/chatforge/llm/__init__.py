@@ -32,10 +32,10 @@ def _is_url(model: str) -> bool:
     return model.startswith(("http://", "https://"))
 
 
-def _model_path(model: str) -> tuple[Path, str]:
-    """(path on disk, chat template kind) for a built-in name or a path."""
+def _model_path(model: str, quant: str = "shipped") -> tuple[Path, str]:
+    """(path on disk, chat template kind) for a built-in name (as ``quant``) or a path."""
     if model in BUILTIN_MODELS:
-        return resolve_builtin(model), BUILTIN_MODELS[model].chat_template
+        return resolve_builtin(model, quant), BUILTIN_MODELS[model].chat_template
     path = Path(model).expanduser()
     if not path.exists() and _is_hub_name(model):
         folder = f"models/{model.rsplit('/', 1)[-1]}"
@@ -105,12 +105,14 @@ def open_llm(
     remote_model: str | None = None,
     adapter: str | None = None,
     device: str = "auto",
+    quant: str = "q8_0",
 ) -> LLM:
     """Open ``model``: a built-in name, a GGUF file, a transformers folder or an http(s) URL.
 
     ``auto`` picks llama.cpp for GGUF files (transformers when llama_cpp is missing or an
     adapter is given), transformers for folders and the OpenAI-compatible client for URLs.
-    Models are loaded once per process and shared.
+    Models are loaded once per process and shared. llama.cpp runs a built-in model from the
+    GGUF that ``quant`` names (see :func:`chatforge.llm.builtin.requantized`).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown llm backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -132,6 +134,8 @@ def open_llm(
             )
             backend = "transformers"
     if backend == "llamacpp":
+        if model in BUILTIN_MODELS:
+            path = resolve_builtin(model, quant)
         if path.is_dir():
             raise ModelError(f"{model} is a folder; llama.cpp needs a .gguf file")
         if adapter:
