@@ -179,3 +179,17 @@ def test_a_question_is_embedded_once_however_many_parts_need_its_vector(embedder
     assert np.allclose(first, embedder.encode(["which port does the daemon use"])[0], atol=1e-5)
     with pytest.raises(ValueError):
         first[0] = 0.0  # shared, so nobody may change it in place
+
+
+def test_recurring_passage_sentences_reach_the_model_once(embedder, monkeypatch):
+    """Compressing passages embeds their sentences; the ones seen lately come from the cache."""
+    texts = ["The daemon listens on port 8080.", "Logs go to /var/log/widget."]
+    first = embedder.encode_recurring(texts)
+    assert np.allclose(first, embedder.encode(texts), atol=1e-5)
+    embedded: list[list[str]] = []
+    encode = embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda t: embedded.append(list(t)) or encode(t))
+    new = "Restart it with systemctl restart widget."
+    again = embedder.encode_recurring([texts[1], new, new, texts[0]])
+    assert embedded == [[new]]
+    assert np.allclose(again[[0, 3]], first[[1, 0]]) and np.allclose(again[1], again[2])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from typing import Any
@@ -54,6 +56,8 @@ def _cpu_has_bf16() -> bool:
 QUERY_CACHE = 8
 """Query vectors kept (the latest questions); few, so a benchmark cycling through many
 questions still pays for each embedding."""
+RECURRING_CACHE = 4096
+"""Vectors of passage sentences and headings kept (about 6 MB with MiniLM)."""
 
 
 class Embedder:
@@ -70,6 +74,8 @@ class Embedder:
         # One question is embedded by retrieval, the relevance floor, passage compression, the
         # choice of the quoted passage and memory recall; remembered, that is one model call.
         self.encode_query = lru_cache(maxsize=QUERY_CACHE)(self._encode_query)
+        self._recurring: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recurring_lock = threading.Lock()
 
     @cached_property
     def model(self) -> Any:
@@ -123,6 +129,27 @@ class Embedder:
             if progress is not None:
                 progress(len(idx))
         return out
+
+    def encode_recurring(self, texts: Sequence[str]) -> np.ndarray:
+        """Like `encode`, for texts that come back: the sentences and headings of passages.
+
+        A bot's popular chunks answer many questions, and compressing or checking an answer
+        embeds their sentences each time; the latest RECURRING_CACHE vectors are kept, so only
+        sentences not seen lately reach the model.
+        """
+        with self._recurring_lock:
+            known = self._recurring
+            missing = list(dict.fromkeys(t for t in texts if t not in known))
+            fresh = dict(zip(missing, self.encode(missing), strict=True)) if missing else {}
+            out = np.empty((len(texts), self.dim), dtype=np.float32)
+            for i, t in enumerate(texts):
+                out[i] = fresh[t] if t in fresh else known[t]
+                if t not in fresh:
+                    known.move_to_end(t)
+            known.update(fresh)
+            while len(known) > RECURRING_CACHE:
+                known.popitem(last=False)
+            return out
 
     def _encode_query(self, text: str) -> np.ndarray:
         vec = self.encode([text])[0]

@@ -305,7 +305,8 @@ class ChatEngine:
             return sources[0]
         embedder = self.bot.embedder
         qvec = embedder.encode_query(query)
-        headings = embedder.encode([f"{s.hit.title} {s.hit.section}" for s in sources]) @ qvec
+        headings = embedder.encode_recurring([f"{s.hit.title} {s.hit.section}" for s in sources])
+        headings = headings @ qvec
         return max(zip(sources, headings, strict=True), key=lambda p: p[0].relevance + p[1])[0]
 
     # -- answering ------------------------------------------------------------------------

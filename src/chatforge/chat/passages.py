@@ -173,21 +173,25 @@ def compress(
 ) -> None:
     """Set each source's `text` to its units that matter most for `query`, in original order.
 
-    One batched embedding call covers every unit of every passage. The best passage keeps up to
-    twice `chars`, the others `chars`; a passage shorter than that is only cleaned.
+    The best passage keeps up to twice `chars`, the others `chars`; a passage shorter than that
+    is only cleaned. One embedding call covers the units of every passage to be cut.
     """
     per_source = [clean_units(s.hit.text) for s in sources]
-    flat = [u.text for units in per_source for u in units]
-    vecs = embedder.encode(flat) if flat else np.zeros((0, 1), dtype=np.float32)
+    limits = [chars * (2 if rank == 0 else 1) for rank in range(len(sources))]
+    fits = [
+        sum(len(u.text) + 1 for u in units) <= limit
+        for units, limit in zip(per_source, limits, strict=True)
+    ]
+    flat = [u.text for units, fit in zip(per_source, fits, strict=True) if not fit for u in units]
+    vecs = embedder.encode_recurring(flat)
     qwords = words(query)
     start = 0
-    for rank, (src, units) in enumerate(zip(sources, per_source, strict=True)):
-        uvecs = vecs[start : start + len(units)]
-        start += len(units)
-        limit = chars * (2 if rank == 0 else 1)
-        if sum(len(u.text) + 1 for u in units) <= limit:
+    for src, units, limit, fit in zip(sources, per_source, limits, fits, strict=True):
+        if fit:
             src.text = join_units(units)
             continue
+        uvecs = vecs[start : start + len(units)]
+        start += len(units)
         scores = []
         for i, (u, v) in enumerate(zip(units, uvecs, strict=True)):
             shared = len(qwords & words(u.text)) / max(len(qwords), 1)

@@ -50,7 +50,7 @@ def verify_citations(text: str, sources: Sequence[Source], embedder: Embedder) -
         sentences = sorted({sentence for _, sentence in checkable})
         numbers = sorted({n for n, _ in checkable})
         svecs = embedder.encode(sentences)
-        pvecs = embedder.encode([by_n[n].shown for n in numbers])
+        pvecs = embedder.encode_recurring([by_n[n].shown for n in numbers])
         row = {x: i for i, x in enumerate(sentences)}
         col = {n: i for i, n in enumerate(numbers)}
         sims = {(n, x): float(svecs[row[x]] @ pvecs[col[n]]) for n, x in checkable}
