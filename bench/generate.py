@@ -277,6 +277,8 @@ def bench_llamacpp(bot: Any, max_tokens: int, reps: int) -> dict[str, Any]:
         n_batch=512,
         verbose=False,
     )
+    bot.embedder.encode_query.cache_clear()  # so the warm-up prepares cold: every sentence
+    bot.embedder._recurring.clear()  # of every passage embedded afresh
     result = compare(
         "llama.cpp",
         lambda: run_chatforge(bot, QUESTION, max_tokens),
@@ -298,6 +300,7 @@ def bench_transformers(folder: Path, top_k: int, max_tokens: int, reps: int) -> 
 
     bot = Bot.open(folder)
     bot.settings.llm.backend = "transformers"
+    bot.settings.chat.mode = "generate"
     bot.settings.llm.temperature = 0.0
     bot.settings.retrieve.top_k = top_k
     hf = hf_folder_for_gguf(resolve_builtin("smollm2"))
