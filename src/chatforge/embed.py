@@ -128,6 +128,8 @@ class Embedder:
             out[idx] = vecs.astype(np.float32, copy=False)
             if progress is not None:
                 progress(len(idx))
+        # Normalised again in float32: done in bfloat16, a norm can be off by 0.2%.
+        out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
         return out
 
     def encode_recurring(self, texts: Sequence[str]) -> np.ndarray:
