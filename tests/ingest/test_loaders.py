@@ -282,6 +282,20 @@ def test_html_sphinx_page_body_only(tmp_path: Path) -> None:
     assert [s.trail for s in doc.sections] == [("Install",)]
 
 
+def test_html_docbook_navigation_and_tables_of_contents_are_dropped(tmp_path: Path) -> None:
+    """DocBook pages (the Debian FAQ, manuals) open with prev/next tables and a TOC."""
+    page = (
+        '<html><body><div class="navheader"><table><tr><th>Chapter 8. Tools</th></tr>'
+        '<tr><td><a href="7.html">Prev</a></td></tr></table></div>'
+        '<div class="chapter"><h1>Chapter 8. Tools</h1><div class="toc"><p>Table of Contents'
+        '</p><dl class="toc"><dt><a href="#a">8.1. What is dpkg?</a></dt></dl></div>'
+        '<div class="section"><h2>8.1. What is dpkg?</h2><p>The low-level package tool.</p>'
+        '</div></div><div class="navfooter"><a href="9.html">Next</a></div></body></html>'
+    )
+    doc = load_one(write(tmp_path, "tools.html", page))
+    assert doc.text == "Chapter 8. Tools\n\n8.1. What is dpkg?\n\nThe low-level package tool."
+
+
 def test_html_declared_legacy_encoding(tmp_path: Path) -> None:
     page = '<html><head><meta charset="windows-1252"><title>Caf\xe9</title></head>'
     page += "<body><p>Cr\xe8me br\xfbl\xe9e for everyone, \x93quoted\x94.</p></body></html>"

@@ -441,6 +441,10 @@ _HTML_NOISE_CLASSES = frozenset(
         "rst-footer-buttons",
         "prev-next-area",
         "skip-link",
+        # DocBook's page navigation: prev/next tables and the tables of contents.
+        "navheader",
+        "navfooter",
+        "toc",
     }
 )
 _HTML_NOISE_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
