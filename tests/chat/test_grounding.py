@@ -129,3 +129,20 @@ def test_extractive_mode_quotes_the_passage_whose_heading_answers_the_question(b
     assert bot.chat.passage_to_quote("the daemon's port number", [daemon, disk]) is daemon
     twin = _source(3, "See the notes below.", "Manual", "9.3. How do I free disk space?")
     assert bot.chat.passage_to_quote("free disk space", [disk, twin]) is disk
+
+
+def test_a_passages_own_heading_counts_beside_its_whole_trail(bot):
+    """A chapter's intro, a little closer by its text, against the section whose own heading
+    is the question (a Debian FAQ case that quoted the intro before)."""
+    chapter = "Chapter 3. Choosing a Debian distribution"
+    intro = _source(1, "There are many Debian distributions.", chapter, chapter)
+    intro.relevance = 0.685
+    own = (
+        "1.5. What is the difference between Debian GNU/Linux and other Linux distributions? "
+        "Why should I choose Debian over some other distribution?"
+    )
+    overview = "Chapter 1. Definitions and overview"
+    answer = _source(2, "Debian has an extensive specification.", overview, f"{overview} > {own}")
+    answer.relevance = 0.631
+    question = "why would I pick debian over ubuntu or fedora"
+    assert bot.chat.passage_to_quote(question, [intro, answer]) is answer

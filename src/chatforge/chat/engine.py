@@ -295,19 +295,25 @@ class ChatEngine:
         return [Source(0, h, float(s)) for h, s in zip(hits, scores, strict=True) if s >= floor]
 
     def passage_to_quote(self, query: str, sources: list[Source]) -> Source:
-        """The passage whose text and heading together are closest to the query.
+        """The passage whose text and headings together are closest to the query.
 
         A heading says what its passage answers (a FAQ's question, a manual's topic), so it
         picks the right passage among close candidates more often than the fusion rank alone
-        (bench/answers.py: users' own wordings of FAQ questions). Ties keep retrieval's order.
+        (bench/answers.py: users' own wordings of FAQ questions). The passage's own heading
+        counts again on its own, beside the whole trail: on that set the quoted passage was the
+        labelled section for 64 of 69 answered questions, against 62 with the trail alone.
+        Ties keep retrieval's order.
         """
         if len(sources) == 1:
             return sources[0]
         embedder = self.bot.embedder
         qvec = embedder.encode_query(query)
-        headings = embedder.encode_recurring([f"{s.hit.title} {s.hit.section}" for s in sources])
-        headings = headings @ qvec
-        return max(zip(sources, headings, strict=True), key=lambda p: p[0].relevance + p[1])[0]
+        trails = [f"{s.hit.title} {s.hit.section}" for s in sources]
+        own = [s.hit.section.rsplit(" > ", 1)[-1] or s.hit.title for s in sources]
+        near = embedder.encode_recurring([*trails, *own]) @ qvec
+        n = len(sources)
+        scores = [s.relevance + near[i] + near[n + i] for i, s in enumerate(sources)]
+        return sources[max(range(n), key=scores.__getitem__)]
 
     # -- answering ------------------------------------------------------------------------
 
