@@ -8,7 +8,7 @@ from typing import Any
 
 from chatforge.errors import ModelError
 from chatforge.llm.base import LLM, Generation, Message, Stream
-from chatforge.llm.builtin import BUILTIN_MODELS, BuiltinModel, resolve_builtin
+from chatforge.llm.builtin import BUILTIN_MODELS, BuiltinModel, as_quant, resolve_builtin
 
 __all__ = [
     "BACKENDS",
@@ -32,10 +32,10 @@ def _is_url(model: str) -> bool:
     return model.startswith(("http://", "https://"))
 
 
-def _model_path(model: str, quant: str = "shipped") -> tuple[Path, str]:
-    """(path on disk, chat template kind) for a built-in name (as ``quant``) or a path."""
+def _model_path(model: str) -> tuple[Path, str]:
+    """(path on disk, chat template kind) for a built-in name (its shipped file) or a path."""
     if model in BUILTIN_MODELS:
-        return resolve_builtin(model, quant), BUILTIN_MODELS[model].chat_template
+        return resolve_builtin(model), BUILTIN_MODELS[model].chat_template
     path = Path(model).expanduser()
     if not path.exists() and _is_hub_name(model):
         folder = f"models/{model.rsplit('/', 1)[-1]}"
@@ -135,7 +135,7 @@ def open_llm(
             backend = "transformers"
     if backend == "llamacpp":
         if model in BUILTIN_MODELS:
-            path = resolve_builtin(model, quant)
+            path = as_quant(path, quant)
         if path.is_dir():
             raise ModelError(f"{model} is a folder; llama.cpp needs a .gguf file")
         if adapter:

@@ -184,10 +184,14 @@ def resolve_builtin(name: str, quant: str = "shipped") -> Path:
     ``quant="q8_0"`` gives its Q8_0 copy (see :func:`requantized`); ``shipped`` the file as
     published, which is what training and the transformers backend start from.
     """
+    return as_quant(_shipped(name), quant)
+
+
+def as_quant(shipped: Path, quant: str) -> Path:
+    """The GGUF that ``quant`` names for a built-in model's shipped file."""
     if quant not in QUANTS:
         raise ModelError(f"unknown llm.quant {quant!r}; choose one of: {', '.join(QUANTS)}")
-    path = _shipped(name)
-    return path if quant == "shipped" else requantized(path)
+    return shipped if quant == "shipped" else requantized(shipped)
 
 
 def requantized(path: Path) -> Path:
