@@ -275,6 +275,7 @@ def bench_llamacpp(bot: Any, max_tokens: int, reps: int) -> dict[str, Any]:
         n_ctx=4096,
         n_threads=os.cpu_count(),
         n_batch=512,
+        flash_attn=True,  # as chatforge's own llama.cpp context
         verbose=False,
     )
     bot.embedder.encode_query.cache_clear()  # so the warm-up prepares cold: every sentence

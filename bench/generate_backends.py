@@ -63,6 +63,7 @@ def bench_llamacpp() -> None:
         model_path=str(ours.path),
         n_ctx=4096,
         n_batch=512,
+        flash_attn=True,  # as chatforge's own llama.cpp context
         n_threads=os.cpu_count(),
         n_threads_batch=os.cpu_count(),
         verbose=False,

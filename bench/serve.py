@@ -3,9 +3,9 @@
 Concurrent streaming clients (default 8, for 60 s) send chat completions on loopback, first to
 `chatforge serve` with a bot built from the project's docs/ and README.md (default profile,
 retrieval on), then, in the same run, to `python -m llama_cpp.server` on the same GGUF with the
-same context size and thread count, without retrieval (and with `--interrupt_requests False`:
-by default it cuts a running stream short whenever another request arrives). One server runs at
-a time, so they do not compete for the CPU.
+same context size, thread count and flash attention, without retrieval (and with
+`--interrupt_requests False`: by default it cuts a running stream short whenever another request
+arrives). One server runs at a time, so they do not compete for the CPU.
 
 Per request: time to first token (send to the first non-empty content delta) and the completion
 tokens (the answer text counted with the GGUF's own tokenizer, the same way for both servers).
@@ -268,7 +268,7 @@ def main() -> None:
             sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
             "--n_threads", threads, "--n_threads_batch", threads, "--n_batch", "512",
-            "--model_alias", "default", "--interrupt_requests", "False",
+            "--flash_attn", "True", "--model_alias", "default", "--interrupt_requests", "False",
         ]  # fmt: skip
         results["llama.cpp server"] = run_server(
             "llama.cpp", cmd, dict(os.environ), "/v1/models", port, args, count_tokens

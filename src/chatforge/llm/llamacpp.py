@@ -62,7 +62,8 @@ def load_llama(
     """The process-wide ``Llama`` for ``path`` (and the lock that serialises its use).
 
     ``n_gpu_layers=-1`` offloads every layer when llama.cpp was built with GPU support and is
-    ignored by a CPU build.
+    ignored by a CPU build. Flash attention is on: on CPUs too it reads prompts about 20% faster
+    (SmolLM2 and Gemma 3 on 2 cores, 600 tokens) and decodes no slower.
     """
     path = Path(path).resolve()
     key = (str(path), n_ctx, n_gpu_layers)
@@ -78,6 +79,7 @@ def load_llama(
                     model_path=str(path),
                     n_ctx=n_ctx,
                     n_batch=512,
+                    flash_attn=True,
                     n_gpu_layers=n_gpu_layers,
                     n_threads=threads,
                     n_threads_batch=threads,
