@@ -115,6 +115,13 @@ class ChatSettings(Section):
         le=1,
         description="least question-passage cosine similarity for a passage to count as relevant",
     )
+    score_gap: float = Field(
+        0.15,
+        ge=0,
+        le=2,
+        description="passages whose similarity is more than this below the best passage's are "
+        "left out (2 keeps every passage that reaches min_score)",
+    )
     condense: bool = Field(
         True, description="rewrite follow-up questions into standalone ones before retrieval"
     )

@@ -113,3 +113,18 @@ def test_history_given_by_the_caller_reaches_the_prompt_without_a_stored_convers
     assert prepared.prompt is not None
     assert "How do I install the widget on Debian?" in prepared.prompt.text
     assert bot.conversations.list("gina") == []
+
+
+def test_passages_far_below_the_best_one_are_left_out(bot, monkeypatch):
+    question = "How do I uninstall the widget completely?"
+    monkeypatch.setattr(bot.settings.chat, "score_gap", 2.0)
+    every = bot.chat.relevant_sources(question)
+    best = max(s.relevance for s in every)
+    assert all(s.relevance >= bot.settings.chat.min_score for s in every)
+    monkeypatch.setattr(bot.settings.chat, "score_gap", 0.15)
+    kept = bot.chat.relevant_sources(question)
+    assert [s.hit.chunk_id for s in kept] == [
+        s.hit.chunk_id for s in every if s.relevance >= best - 0.15
+    ]
+    assert 0 < len(kept) < len(every), "the sample bot should have a passage past the gap"
+    assert kept[0].hit.source == "guide/install.md"
