@@ -120,7 +120,7 @@ class ChatSettings(Section):
         ge=0,
         le=2,
         description="passages whose similarity is more than this below the best passage's are "
-        "left out (2 keeps every passage that reaches min_score)",
+        "left out of the model's prompt (2 keeps every passage that reaches min_score)",
     )
     condense: bool = Field(
         True, description="rewrite follow-up questions into standalone ones before retrieval"

@@ -115,16 +115,16 @@ def test_history_given_by_the_caller_reaches_the_prompt_without_a_stored_convers
     assert bot.conversations.list("gina") == []
 
 
-def test_passages_far_below_the_best_one_are_left_out(bot, monkeypatch):
+def test_passages_far_below_the_best_one_are_left_out_of_the_prompt(bot, monkeypatch):
     question = "How do I uninstall the widget completely?"
+    assert bot.chat.mode() == "generate"
     monkeypatch.setattr(bot.settings.chat, "score_gap", 2.0)
-    every = bot.chat.relevant_sources(question)
-    best = max(s.relevance for s in every)
+    every = bot.prepare(question).sources
     assert all(s.relevance >= bot.settings.chat.min_score for s in every)
+    best = max(s.relevance for s in every)
     monkeypatch.setattr(bot.settings.chat, "score_gap", 0.15)
-    kept = bot.chat.relevant_sources(question)
-    assert [s.hit.chunk_id for s in kept] == [
-        s.hit.chunk_id for s in every if s.relevance >= best - 0.15
-    ]
+    prepared = bot.prepare(question)
+    kept = {s.hit.chunk_id for s in prepared.sources}
+    assert kept == {s.hit.chunk_id for s in every if s.relevance >= best - 0.15}
     assert 0 < len(kept) < len(every), "the sample bot should have a passage past the gap"
-    assert kept[0].hit.source == "guide/install.md"
+    assert all(f"[{s.n}]" in prepared.prompt.text for s in prepared.sources)
