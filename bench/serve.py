@@ -10,8 +10,9 @@ arrives). One server runs at a time, so they do not compete for the CPU.
 Per request: time to first token (send to the first non-empty content delta) and the completion
 tokens (the answer text counted with the GGUF's own tokenizer, the same way for both servers).
 Reported per server: aggregate completion tokens/s over the run, p50/p95 time to first token,
-requests, errors (non-200, an error event or a broken stream), and the server's peak resident
-memory (sampled every 0.5 s). Then ratios chatforge / llama.cpp.
+requests and their mean completion tokens (a server whose answers are shorter completes more
+requests for the same tokens/s), errors (non-200, an error event or a broken stream), and the
+server's peak resident memory (sampled every 0.5 s). Then ratios chatforge / llama.cpp.
 
 Answers use `chat.mode: generate` (the model writes; set `--mode auto` to measure the bot's own
 default, which quotes passages instead of calling the built-in model).
@@ -214,6 +215,7 @@ def summary(r: Result) -> dict[str, Any]:
         "ttft_p50_s": percentile(r.ttft, 50) if r.ttft else float("nan"),
         "ttft_p95_s": percentile(r.ttft, 95) if r.ttft else float("nan"),
         "requests": r.requests,
+        "tokens_per_answer": r.tokens / r.requests if r.requests else 0.0,
         "errors": len(r.errors),
         "peak_rss_mb": r.peak_rss_mb,
         "first_errors": r.errors[:3],
@@ -282,12 +284,14 @@ def main() -> None:
             f["ttft_p50_s"],
             f["ttft_p95_s"],
             f["requests"],
+            f["tokens_per_answer"],
             f["errors"],
             f["peak_rss_mb"],
         ]
         for name, f in figures.items()
     ]
-    header = ["server", "tokens/s", "TTFT p50 s", "TTFT p95 s", "requests", "errors", "RSS MB"]
+    header = ["server", "tokens/s", "TTFT p50 s", "TTFT p95 s", "requests", "tokens/answer",
+              "errors", "RSS MB"]  # fmt: skip
     print(
         f"{args.clients} streaming clients for {args.seconds:g} s, max_tokens {args.max_tokens}, "
         f"chat.mode {args.mode}, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
