@@ -83,11 +83,21 @@ class Bot:
     @cached_property
     def llm(self) -> LLM:
         """The language model named by settings.llm, opened on first use."""
+        return self.open_llm()
+
+    def open_llm(self, slots: int = 1) -> LLM:
+        """Open the model of settings.llm; ``slots`` > 1 lets llama.cpp write that many answers
+        together (a server's setting, ``server.parallel``)."""
         from chatforge.llm import open_llm
 
         s = self.settings.llm
         return open_llm(
-            s.model, backend=s.backend, n_ctx=s.n_ctx, remote_model=s.remote_model, quant=s.quant
+            s.model,
+            backend=s.backend,
+            n_ctx=s.n_ctx,
+            remote_model=s.remote_model,
+            quant=s.quant,
+            slots=slots,
         )
 
     @cached_property

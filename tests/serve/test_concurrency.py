@@ -75,8 +75,9 @@ def test_a_client_that_disconnects_cancels_its_answer(start_server, api_bot):
 
 def test_a_non_streaming_client_that_left_while_queued_is_cancelled(start_server, api_bot):
     """The answer waits behind another, which the test holds at its retrieval step (so the wait
-    does not depend on how long the model talks); its client gives up before it starts."""
-    live = start_server()
+    does not depend on how long the model talks); its client gives up before it starts. One
+    answer at a time (server.parallel 1), so the second one queues."""
+    live = start_server(parallel=1)
     runner = live.app.state.runner
     with httpx.Client(base_url=live.url, timeout=120) as http:
         first = threading.Thread(

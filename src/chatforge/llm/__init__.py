@@ -106,13 +106,15 @@ def open_llm(
     adapter: str | None = None,
     device: str = "auto",
     quant: str = "q8_0",
+    slots: int = 1,
 ) -> LLM:
     """Open ``model``: a built-in name, a GGUF file, a transformers folder or an http(s) URL.
 
     ``auto`` picks llama.cpp for GGUF files (transformers when llama_cpp is missing or an
     adapter is given), transformers for folders and the OpenAI-compatible client for URLs.
     Models are loaded once per process and shared. llama.cpp runs a built-in model from the
-    GGUF that ``quant`` names (see :func:`chatforge.llm.builtin.requantized`).
+    GGUF that ``quant`` names (see :func:`chatforge.llm.builtin.requantized`), and decodes up to
+    ``slots`` completions together (see :mod:`chatforge.llm.batch`).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown llm backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -144,7 +146,12 @@ def open_llm(
 
         gpu_layers = 0 if device == "cpu" else -1
         return LlamaCppLLM(
-            path, n_ctx=n_ctx, chat_template=template, name=name, n_gpu_layers=gpu_layers
+            path,
+            n_ctx=n_ctx,
+            chat_template=template,
+            name=name,
+            n_gpu_layers=gpu_layers,
+            slots=slots,
         )
     from chatforge.llm.transformers_backend import TransformersLLM
 

@@ -10,7 +10,11 @@ exact completion token count is known when streaming and a closed stream stops a
 ``temperature`` and ``top_p`` shape sampling (top-k and min-p are off); temperature 0 is greedy.
 A mild repeat penalty (``REPEAT_PENALTY`` over the last 64 tokens) keeps tiny models from
 looping on one sentence, as SmolLM2 does without it.
-One generation runs at a time per model; concurrent callers wait their turn.
+One generation runs at a time per model; concurrent callers wait their turn, unless the model
+is opened with ``slots > 1`` (what ``chatforge serve`` does, setting ``server.parallel``): then
+:class:`chatforge.llm.batch.BatchEngine` decodes up to that many completions together, which a
+CPU does at several times the aggregate speed. A sequence's text can then depend on what else
+is in the batch (the arithmetic differs in the last bits), so only a lone request repeats exactly.
 
 The KV cache of the previous prompt is reused for a shared prefix only when sampling without a
 seed: llama.cpp's batched prompt evaluation and its token-by-token evaluation differ in the last
@@ -22,9 +26,10 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import contextlib
 import os
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -42,9 +47,12 @@ from chatforge.llm.base import (
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from chatforge.llm.batch import BatchEngine
+
 REPEAT_PENALTY = 1.1
 """llama.cpp's repeat penalty for every generation (1.0 turns it off)."""
 _MODELS: dict[tuple[str, int, int], tuple[Llama, threading.Lock]] = {}
+_ENGINES: dict[tuple[str, int, int, int], tuple[Llama, BatchEngine]] = {}
 _LOAD_LOCK = threading.Lock()
 
 
@@ -54,6 +62,37 @@ def _close_all() -> None:
     for llama, _ in _MODELS.values():
         llama.close()
     _MODELS.clear()
+    for vocab, engine in _ENGINES.values():
+        engine.close()
+        vocab.close()
+    _ENGINES.clear()
+
+
+def load_engine(
+    path: str | Path, n_ctx: int, n_gpu_layers: int, slots: int
+) -> tuple[Llama, BatchEngine]:
+    """The process-wide batch engine for ``path``, and a vocabulary-only ``Llama`` beside it
+    for tokenizing and the chat template (the weights are loaded once, by the engine)."""
+    path = Path(path).resolve()
+    key = (str(path), n_ctx, n_gpu_layers, slots)
+    with _LOAD_LOCK:
+        if key not in _ENGINES:
+            if not path.is_file():
+                raise ModelError(f"no such model file: {path}")
+            from llama_cpp import Llama
+
+            from chatforge.llm.batch import BatchEngine
+
+            try:
+                vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+            except (ValueError, RuntimeError) as e:
+                raise ModelError(
+                    f"cannot load {path} with llama.cpp ({e}); is it a complete GGUF file? "
+                    "re-download or re-export it"
+                ) from e
+            engine = BatchEngine(path, n_ctx=n_ctx, slots=slots, n_gpu_layers=n_gpu_layers)
+            _ENGINES[key] = (vocab, engine)
+        return _ENGINES[key]
 
 
 def load_llama(
@@ -106,12 +145,19 @@ class LlamaCppLLM(LLM):
         name: str | None = None,
         n_gpu_layers: int = -1,
         repeat_penalty: float = REPEAT_PENALTY,
+        slots: int = 1,
     ) -> None:
         self.path = Path(path)
         self.repeat_penalty = repeat_penalty
-        self._llama, self._lock = load_llama(self.path, n_ctx, n_gpu_layers)
+        self._engine: BatchEngine | None = None
+        if slots > 1:
+            self._llama, self._engine = load_engine(self.path, n_ctx, n_gpu_layers, slots)
+            self._lock = threading.Lock()
+            self.context_window = n_ctx
+        else:
+            self._llama, self._lock = load_llama(self.path, n_ctx, n_gpu_layers)
+            self.context_window = self._llama.n_ctx()
         self.name = name or self.path.stem
-        self.context_window = self._llama.n_ctx()
         template = self._llama.metadata.get("tokenizer.chat_template")
         if chat_template == "gguf" and not template:
             raise ModelError(f"{self.path} has no chat template; use chat_template='plain'")
@@ -175,8 +221,57 @@ class LlamaCppLLM(LLM):
         emitted = 0
         parts: list[str] = []
         finish: FinishReason = "length"
+        with self._tokens(prompt, max_tokens, temperature, top_p, seed) as tokens:
+            for token in tokens:
+                if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
+                    finish = "stop"
+                    break
+                completion.append(token)
+                raw = llama.detokenize(completion, prev_tokens=prompt)
+                piece = stops.push(decoder.decode(raw[emitted:]))
+                emitted = len(raw)
+                if piece:
+                    parts.append(piece)
+                    yield piece
+                if stops.stopped:
+                    finish = "stop"
+                    break
+                if len(completion) >= max_tokens:
+                    break
+        tail = stops.push(decoder.decode(b"", final=True)) + stops.flush()
+        if tail:
+            parts.append(tail)
+            yield tail
+        return Generation("".join(parts), len(prompt), len(completion), finish)
+
+    @contextlib.contextmanager
+    def _tokens(
+        self,
+        prompt: list[int],
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int | None,
+    ) -> Iterator[Iterator[int]]:
+        """The completion's tokens: from the batch engine, or from the shared context in turn."""
+        drawn = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+        if self._engine is not None:
+            tokens = self._engine.tokens(
+                prompt,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=drawn,
+                repeat_penalty=self.repeat_penalty,
+            )
+            try:
+                yield tokens
+            finally:
+                tokens.close()
+            return
+        llama = self._llama
         with self._lock:
-            llama.set_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+            llama.set_seed(drawn)
             if temperature <= 0 or seed is not None:
                 llama.reset()
             tokens = llama.generate(
@@ -188,26 +283,6 @@ class LlamaCppLLM(LLM):
                 repeat_penalty=self.repeat_penalty,
             )
             try:
-                for token in tokens:
-                    if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
-                        finish = "stop"
-                        break
-                    completion.append(token)
-                    raw = llama.detokenize(completion, prev_tokens=prompt)
-                    piece = stops.push(decoder.decode(raw[emitted:]))
-                    emitted = len(raw)
-                    if piece:
-                        parts.append(piece)
-                        yield piece
-                    if stops.stopped:
-                        finish = "stop"
-                        break
-                    if len(completion) >= max_tokens:
-                        break
+                yield tokens
             finally:
                 tokens.close()
-        tail = stops.push(decoder.decode(b"", final=True)) + stops.flush()
-        if tail:
-            parts.append(tail)
-            yield tail
-        return Generation("".join(parts), len(prompt), len(completion), finish)

@@ -33,7 +33,7 @@ UPLOAD_OVERHEAD = 256 * 1024
 
 
 def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = True) -> FastAPI:
-    """The server for one bot. `runner` defaults to one sized by server.max_queue.
+    """The server for one bot. `runner` defaults to one sized by server.max_queue and .parallel.
 
     `ui=False` leaves the web UI out (an API-only server starts faster).
     """
@@ -43,7 +43,7 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
     server = settings.server
     if not isinstance(bot.__dict__.get("embedder"), SerialEmbedder):
         bot.__dict__["embedder"] = SerialEmbedder(bot.embedder)
-    runner = runner or GenerationRunner(bot, max_queue=server.max_queue)
+    runner = runner or GenerationRunner(bot, max_queue=server.max_queue, workers=server.parallel)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
@@ -116,8 +116,14 @@ def app_from_env() -> FastAPI:
 
 
 def warm_up(bot: Bot) -> None:
-    """Load the models now, so the first request does not wait for them."""
-    _ = bot.llm, bot.embedder.dim, bot.store.chunk_count()
+    """Load the models now, so the first request does not wait for them.
+
+    The chat model is opened with ``server.parallel`` slots, so that many answers are written
+    together (llama.cpp; other backends take them in turn).
+    """
+    if "llm" not in bot.__dict__:
+        bot.__dict__["llm"] = bot.open_llm(slots=bot.settings.server.parallel)
+    _ = bot.embedder.dim, bot.store.chunk_count()
 
 
 def _version() -> str:

@@ -1,10 +1,11 @@
-"""Answers run off the event loop: one model, one worker thread, a bounded first-come queue.
+"""Answers run off the event loop: one model, a few worker threads, a bounded first-come queue.
 
-A llama.cpp context serves one generation at a time, so answers for every client go through a
-single worker thread in arrival order (fair: nobody jumps the queue). Each answer's pieces are
-handed to its own unbounded asyncio queue, so a slow reader never holds the worker up. A client
-that goes away cancels its answer: a waiting one never starts, a running one stops at the next
-piece and is stored as interrupted.
+Answers start in arrival order (fair: nobody jumps the queue) on `workers` threads, as many as
+the model writes at once (``server.parallel``: llama.cpp's batch engine decodes them together;
+a model without one takes them in turn). Each answer's pieces are handed to its own unbounded
+asyncio queue, so a slow reader never holds a worker up. A client that goes away cancels its
+answer: a waiting one never starts, a running one stops at the next piece and is stored as
+interrupted.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class RunnerStats:
 
 
 class GenerationRunner:
-    """Runs `Bot.stream` answers one at a time on a worker thread; see the module docstring.
+    """Runs `Bot.stream` answers on `workers` threads; see the module docstring.
 
     `retrieval` is held while an answer retrieves and builds its prompt. Whoever changes the
     bot's documents beside the answers (background ingestion) takes it around each commit, so
@@ -52,12 +53,14 @@ class GenerationRunner:
     is read).
     """
 
-    def __init__(self, bot: Bot, max_queue: int = 32) -> None:
+    def __init__(self, bot: Bot, max_queue: int = 32, workers: int = 1) -> None:
         self.bot = bot
         self.max_queue = max_queue
         self.stats = RunnerStats()
         self.retrieval = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatforge-answer")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="chatforge-answer"
+        )
         self._lock = threading.Lock()
 
     async def stream(

@@ -1,0 +1,101 @@
+"""Continuous batching: several completions decoded together by one llama.cpp context."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from chatforge.errors import ModelError
+from chatforge.llm import open_llm
+from chatforge.llm.batch import BatchEngine
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "Write a haiku about cats.",
+    "Explain photosynthesis briefly.",
+    "List three prime numbers.",
+]
+
+
+def chat(question: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}]
+
+
+@pytest.fixture(scope="module")
+def batched(llm_cache):
+    return open_llm("smollm2", n_ctx=1024, slots=4)
+
+
+def test_concurrent_completions_are_decoded_together_and_each_is_whole(batched):
+    results: dict[int, object] = {}
+
+    def ask(i: int) -> None:
+        results[i] = batched.generate(chat(QUESTIONS[i]), max_tokens=48, temperature=0.0)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(QUESTIONS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert batched._engine.busiest >= 2  # they really shared batches
+    assert sorted(results) == [0, 1, 2, 3]
+    for g in results.values():
+        assert g.text.strip() and 0 < g.completion_tokens <= 48
+        assert g.finish_reason in ("stop", "length")
+    assert batched._engine.active == 0
+
+
+def test_a_lone_request_repeats_exactly_and_seeds_are_honoured(batched):
+    first = batched.generate(chat(QUESTIONS[0]), max_tokens=24, temperature=0.0)
+    assert batched.generate(chat(QUESTIONS[0]), max_tokens=24, temperature=0.0).text == first.text
+    a = batched.generate(chat(QUESTIONS[1]), max_tokens=24, temperature=0.9, seed=7)
+    b = batched.generate(chat(QUESTIONS[1]), max_tokens=24, temperature=0.9, seed=7)
+    assert a.text == b.text
+
+
+def test_closing_a_stream_frees_its_slot_at_once(batched):
+    stream = batched.stream(chat("Count from 1 to 200, one number per line."), max_tokens=400)
+    pieces = [next(stream) for _ in range(3)]
+    assert all(pieces)
+    stream.close()
+    engine = batched._engine
+    for _ in range(200):
+        if engine.active == 0:
+            break
+        threading.Event().wait(0.01)
+    assert engine.active == 0
+    assert batched.generate(chat(QUESTIONS[3]), max_tokens=8).completion_tokens > 0
+
+
+def test_a_request_waits_for_room_in_the_kv_cache_then_runs(llm_cache):
+    """Two prompts of 300 cells each in a 512-cell context: the second waits for the first."""
+    from chatforge.llm import resolve_builtin
+
+    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2)
+    try:
+        prompt = [1] + [28] * 250
+        opts = {"max_tokens": 50, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+        first = engine.tokens(prompt, repeat_penalty=1.0, **opts)
+        second = engine.tokens(prompt, repeat_penalty=1.0, **opts)
+        got_first = next(first)
+        assert engine.active == 1  # no room for the second while the first holds 300 cells
+        rest_first = [got_first, *first]
+        rest_second = list(second)
+        assert 0 < len(rest_first) <= 50 and 0 < len(rest_second) <= 50
+        assert engine.busiest == 1
+        with pytest.raises(ModelError, match="exceeds the 512-token context"):
+            engine.tokens(prompt * 3, repeat_penalty=1.0, **opts)
+    finally:
+        engine.close()
+    with pytest.raises(ModelError, match="closed"):
+        engine.tokens(prompt, repeat_penalty=1.0, **opts)
+
+
+def test_a_stream_closed_before_its_first_token_never_holds_a_slot(batched):
+    engine = batched._engine
+    prompt = batched._prompt_tokens(chat(QUESTIONS[2]))
+    opts = {"temperature": 0.0, "top_p": 1.0, "seed": 0, "repeat_penalty": 1.0}
+    engine.tokens(prompt, max_tokens=300, **opts).close()
+    assert list(engine.tokens(prompt, max_tokens=4, **opts))  # still served
+    assert engine.active == 0
