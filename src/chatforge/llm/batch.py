@@ -27,8 +27,6 @@ from typing import Any
 
 from chatforge.errors import ModelError
 
-import os as _os
-KV_UNIFIED = _os.environ.get("KVU", "1") == "1"
 PENALTY_LAST_N = 64
 """Tokens the repeat penalty looks back over, as llama-cpp-python's default."""
 _END = object()
@@ -82,7 +80,10 @@ class BatchEngine:
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = slots
         cparams.n_threads = cparams.n_threads_batch = threads
-        cparams.kv_unified = KV_UNIFIED
+        # One pool of cells for all sequences (admission counts them), not n_ctx / slots each,
+        # so one long answer may use what the others leave.
+        cparams.kv_unified = True
+        cparams.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_ENABLED  # as llamacpp.load_llama
         self._ctx = lc.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             lc.llama_model_free(self._model)
