@@ -99,3 +99,17 @@ def test_a_stream_closed_before_its_first_token_never_holds_a_slot(batched):
     engine.tokens(prompt, max_tokens=300, **opts).close()
     assert list(engine.tokens(prompt, max_tokens=4, **opts))  # still served
     assert engine.active == 0
+
+
+def test_a_lone_batched_answer_is_what_one_at_a_time_writes(batched):
+    """Same sampler as the one-at-a-time path: the repeat penalty sees the answer only, so the
+    chat template's end-of-turn token and the passage words the prompt holds stay unpenalised."""
+    single = open_llm("smollm2", n_ctx=1024)
+    messages = chat(
+        "Passages:\n[1] Install\nRun `apt install widget` to install the widget.\n\n"
+        "Question: How do I install the widget? Cite [1]."
+    )
+    alone = single.generate(messages, max_tokens=80, temperature=0.0)
+    together = batched.generate(messages, max_tokens=80, temperature=0.0)
+    assert together.text == alone.text
+    assert together.completion_tokens == alone.completion_tokens

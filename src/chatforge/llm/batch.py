@@ -131,7 +131,7 @@ class BatchEngine:
                 f"prompt ({len(prompt)} tokens) plus max_tokens ({max_tokens}) exceeds the "
                 f"{self.n_ctx}-token context; shorten it or raise llm.n_ctx"
             )
-        sampler = self._sampler(temperature, top_p, seed, repeat_penalty, prompt)
+        sampler = self._sampler(temperature, top_p, seed, repeat_penalty)
         seq = _Sequence(list(prompt), max_tokens, sampler)
         with self._cond:
             if self._closed:
@@ -152,7 +152,6 @@ class BatchEngine:
         top_p: float,
         seed: int,
         repeat_penalty: float,
-        prompt: Sequence[int],
     ) -> Any:
         lc = self._lc
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
@@ -168,8 +167,9 @@ class BatchEngine:
             lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(top_p, 1))
             lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(temperature))
             lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        for token in prompt[-PENALTY_LAST_N:]:  # the penalty sees the prompt's tail too
-            lc.llama_sampler_accept(chain, token)
+        # The penalty sees only the answer's own tokens (llama_sampler_sample accepts each), as
+        # llama-cpp-python's does: fed the prompt's tail, it penalised the end-of-turn token of
+        # the chat template and the passages' words, and answers ran on.
         return chain
 
     def close(self) -> None:
