@@ -164,8 +164,8 @@ class ServerSettings(Section):
         8,
         ge=1,
         le=64,
-        description="answers written at once: llama.cpp decodes them in one batch, several "
-        "times the tokens/s of one at a time on a CPU (they share llm.n_ctx); 1 = in turn",
+        description="answers written at once: llama.cpp decodes them in one batch, so a new "
+        "answer starts without waiting for the others (they share llm.n_ctx); 1 = in turn",
     )
     max_queue: int = Field(32, ge=0, description="answers waiting at most; more get HTTP 503")
     max_tokens: int = Field(1024, ge=1, description="largest max_tokens a request may ask for")
