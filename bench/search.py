@@ -115,7 +115,7 @@ def measure(folder: Path, index: str, queries: list[str], rounds: int) -> dict[s
     parts = {
         "embed query": timed(bot.embedder.encode_query, queries, 1),
         "dense (FAISS)": timed(lambda q: bot.store.dense(vecs[q], depth), queries, rounds),
-        "lexical (FTS5)": timed(lambda q: bot.store.lexical(q, depth), queries, rounds),
+        "lexical (BM25)": timed(lambda q: bot.store.lexical(q, depth), queries, rounds),
     }
     out = {
         "chunks": bot.store.chunk_count(),

@@ -66,7 +66,7 @@ class StoreSettings(Section):
 class RetrieveSettings(Section):
     top_k: int = Field(5, ge=1, le=200, description="hits returned")
     dense: bool = Field(True, description="use embedding (FAISS) search")
-    lexical: bool = Field(True, description="use BM25 keyword search (SQLite FTS5)")
+    lexical: bool = Field(True, description="use BM25 keyword search (over SQLite FTS5)")
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
     rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion constant")
     dense_weight: float = Field(1.0, ge=0, description="weight of the dense half in fusion")

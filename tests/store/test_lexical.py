@@ -1,50 +1,103 @@
-"""BM25 on a large store leaves out terms that most chunks hold (see store.sqlite.COMMON_SHARE)."""
+"""BM25 scored in memory (store.keyword_index) ranks exactly as FTS5's own bm25() does."""
 
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
+import pytest
 
 from chatforge.schema import Chunk, Document
-from chatforge.store.sqlite import COMMON_MIN_DOCS, SQLiteStore
+from chatforge.store.sqlite import SQLiteStore
 
 DIM = 4
 
 
-def _store(tmp_path, texts: list[str]) -> SQLiteStore:
+def _write(store: SQLiteStore, source: str, texts: list[str], context: str = "") -> None:
     """Chunks written through the real store path; vectors are placeholders (BM25 only)."""
-    store = SQLiteStore(tmp_path / "data", model="test", dim=lambda: DIM)
-    for start in range(0, len(texts), 500):
-        part = texts[start : start + 500]
-        body = "\n".join(part)
-        doc = Document(source=f"f{start}.txt", text=body, title=f"f{start}", sections=[])
-        chunks, hashes, offset = [], [], 0
-        for t in part:
-            chunks.append(Chunk(t, offset, offset + len(t), "", ""))
-            hashes.append(hashlib.sha256(t.encode()).hexdigest())
-            offset += len(t) + 1
-        vectors = {h: np.ones(DIM, dtype=np.float32) / 2 for h in hashes}
-        store.replace_file(doc.source, doc.source, len(body), [(doc, chunks, hashes)], vectors)
-    return store
+    body = "\n".join(texts)
+    doc = Document(source=source, text=body, title=source, sections=[])
+    chunks, hashes, offset = [], [], 0
+    for t in texts:
+        chunks.append(Chunk(t, offset, offset + len(t), context, context))
+        hashes.append(hashlib.sha256(f"{source}:{t}".encode()).hexdigest())
+        offset += len(t) + 1
+    vectors = {h: np.ones(DIM, dtype=np.float32) / 2 for h in hashes}
+    store.replace_file(source, source, len(body), [(doc, chunks, hashes)], vectors)
 
 
-def test_a_term_most_chunks_hold_is_left_out_of_a_big_store_query(tmp_path):
-    n = COMMON_MIN_DOCS + 500
-    texts = [f"widget note number {i}" for i in range(n - 2)]
-    texts += ["the zorbulator manual", "a zorbulator widget"]
-    store = _store(tmp_path, texts)
-    hits = store.lexical("widget zorbulator", 50)
-    # Only the two chunks with the rare word: "widget" (in nearly every chunk) was left out.
-    assert len(hits) == 2
-    assert {store.hits(hits)[i].text for i in range(2)} == set(texts[-2:])
-    # A query of common words alone still searches with the rarest of them.
-    assert len(store.lexical("widget note", 50)) == 50
-    store.close()
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "data", model="test", dim=lambda: DIM)
+    yield s
+    s.close()
 
 
-def test_small_stores_score_every_term(tmp_path):
-    texts = [f"widget note number {i}" for i in range(200)] + ["the zorbulator manual"]
-    store = _store(tmp_path, texts)
-    assert len(store.lexical("widget zorbulator", 50)) == 50
-    store.close()
+TEXTS = [
+    "The widget manual explains how to reset a frozen widget.",
+    "Reset the router, then wait for the lights.",
+    "A widget is a small gadget; gadgets are widgets too.",
+    "Frozen pipes burst in winter; keep the heating on.",
+    "The router manual lists every light and its meaning.",
+    "Nothing here is about anything in particular.",
+]
+
+
+def test_scores_are_fts5s_own_bm25(store):
+    _write(store, "manuals.txt", TEXTS[:3], context="Manuals > Widgets")
+    _write(store, "home.txt", TEXTS[3:], context="Home")
+    for query in ["frozen widget reset", "router lights manual", "gadget winter", "home widget"]:
+        words = " OR ".join(query.split())
+        expected = store.db.execute(
+            "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?",
+            (words,),
+        ).fetchall()
+        got = store.lexical(query, 10)
+        assert len(got) == len(expected) > 0
+        assert dict(got) == pytest.approx(dict(expected), rel=1e-5), query
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+
+
+def test_query_words_are_stemmed_as_the_index_is(store):
+    _write(store, "a.txt", ["She was running the resets all night.", "Unrelated words only."])
+    hits = store.hits(store.lexical("run reset", 5))
+    assert [h.text for h in hits] == ["She was running the resets all night."]
+
+
+def test_a_write_is_searchable_at_once_and_a_forgotten_file_is_gone(store):
+    _write(store, "a.txt", ["alpha bravo charlie"])
+    assert store.lexical("zorbulator", 5) == []
+    _write(store, "b.txt", ["the zorbulator manual"])
+    assert [h.source for h in store.hits(store.lexical("zorbulator", 5))] == ["b.txt"]
+    store.remove_file("b.txt")
+    assert store.lexical("zorbulator", 5) == []
+    assert len(store.lexical("alpha", 5)) == 1
+
+
+def test_source_glob_and_k_limit_the_hits(store):
+    _write(store, "docs/a.txt", [f"widget note {i}" for i in range(5)])
+    _write(store, "notes/b.txt", [f"widget memo {i}" for i in range(5)])
+    assert len(store.lexical("widget", 3)) == 3
+    hits = store.hits(store.lexical("widget", 10, source_glob="notes/*"))
+    assert len(hits) == 5 and {h.source for h in hits} == {"notes/b.txt"}
+
+
+def test_queries_with_no_indexed_words_find_nothing(store):
+    _write(store, "a.txt", ["alpha bravo charlie"])
+    assert store.lexical("", 5) == []
+    assert store.lexical("?!", 5) == []
+    assert store.lexical("qwertyuiop", 5) == []
+    # A question of stop words alone still searches with them.
+    assert store.lexical("the", 5) == []
+    _write(store, "b.txt", ["the end"])
+    assert len(store.lexical("the", 5)) == 1
+
+
+def test_another_process_write_is_seen(store, tmp_path):
+    """A second connection stands in for another process writing to the same bot."""
+    _write(store, "a.txt", ["alpha bravo charlie"])
+    assert len(store.lexical("alpha", 5)) == 1
+    other = SQLiteStore(tmp_path / "data", model="test", dim=lambda: DIM)
+    _write(other, "b.txt", ["alpha again"])
+    other.close()
+    assert len(store.lexical("alpha", 5)) == 2

@@ -2,8 +2,9 @@
 
 SQLite is the truth. Each file's documents are replaced in one transaction, so readers (other
 processes included, thanks to WAL) never see half a document, and a killed ingest leaves every
-document either whole or absent. The FAISS index is derived from these rows and caught up
-whenever it lags behind the `generation` counter that every write bumps.
+document either whole or absent. The FAISS index and the in-memory BM25 index are derived from
+these rows and brought up to date whenever they lag behind the `generation` counter that every
+write bumps.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import numpy as np
 from chatforge.errors import ConfigError
 from chatforge.schema import Chunk, Document, Hit
 from chatforge.store.faiss_index import VectorIndex
+from chatforge.store.keyword_index import TOKENIZER, KeywordIndex, QueryTokenizer
 
 log = logging.getLogger("chatforge.store")
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
   path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, ingested_at TEXT NOT NULL,
@@ -44,21 +46,15 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
 CREATE TABLE IF NOT EXISTS vectors(hash TEXT PRIMARY KEY, vec BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-  context, text, tokenize = 'porter unicode61 remove_diacritics 2');
+  context, text, tokenize = '{TOKENIZER}');
 CREATE TABLE IF NOT EXISTS ingest_log(
   id INTEGER PRIMARY KEY, at TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
   reason TEXT NOT NULL DEFAULT '');
 """
 
 MAX_QUERY_TERMS = 32
-COMMON_SHARE = 0.1
-COMMON_MIN_DOCS = 2000
-"""A query term found in more than COMMON_SHARE of the chunks, and in more than COMMON_MIN_DOCS,
-is left out of BM25: scoring every row that holds it is what makes lexical search slow on big
-stores, and its IDF is so low that it barely moves the ranking. The rarest term always stays."""
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Words that match most chunks: BM25 gives them almost no weight, yet scoring every row they
-# match is what makes keyword search slow on large stores.
+# Words too common to say what a question is about: BM25 would give them almost no weight.
 STOPWORDS = frozenset(
     "a about an and are as at be been but by can could did do does for from had has have how i "
     "if in into is it its me my no not of on or our should so than that the their them then "
@@ -106,8 +102,8 @@ class SQLiteStore:
             folder / "chatforge.db", timeout=60, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.RLock()
-        self._doc_freq: dict[str, int] = {}
-        self._doc_freq_generation = -1
+        self._keywords: KeywordIndex | None = None
+        self._tokenizer = QueryTokenizer()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -334,63 +330,39 @@ class SQLiteStore:
     ) -> list[tuple[int, float]]:
         """BM25 over chunk text and its heading context; higher score is better."""
         words = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
-        terms = [w for w in words if w not in STOPWORDS] or words
-        terms = self._without_common(terms[:MAX_QUERY_TERMS])
+        words = [w for w in words if w not in STOPWORDS] or words
+        terms = self._tokenizer.terms(words[:MAX_QUERY_TERMS])
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        join, args = "", [match]
-        if source_glob:
-            join = (
-                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id "
-                "AND d.path GLOB ?"
-            )
-            args.insert(0, source_glob)
-        rows = self.db.execute(
-            f"SELECT chunks_fts.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts {join} "
-            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-            [*args, k],
-        ).fetchall()
-        return [(int(r[0]), -float(r[1])) for r in rows]
+        allowed = self._ids_under(source_glob) if source_glob else None
+        return self.keyword_index().search(terms, k, allowed)
 
-    def _without_common(self, terms: list[str]) -> list[str]:
-        """The terms worth scoring (see COMMON_SHARE); document counts cached per generation."""
-        if len(terms) < 2:
-            return terms
-        generation = self.generation()
-        if self._doc_freq_generation != generation:
-            self._doc_freq = {"": self.chunk_count()}
-            self._doc_freq_generation = generation
-        limit = max(COMMON_MIN_DOCS, COMMON_SHARE * self._doc_freq[""])
-        if self._doc_freq[""] <= limit:
-            return terms
-        for t in terms:
-            if t not in self._doc_freq:
-                quoted = '"' + t.replace('"', '""') + '"'
-                self._doc_freq[t] = self.db.execute(
-                    "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (quoted,)
-                ).fetchone()[0]
-        kept = [t for t in terms if self._doc_freq[t] <= limit]
-        return kept or [min(terms, key=self._doc_freq.__getitem__)]
+    def keyword_index(self) -> KeywordIndex:
+        """The in-memory BM25 index, rebuilt from FTS5 whenever the store has moved on."""
+        with self._lock:
+            gen = self.generation()
+            if self._keywords is None or self._keywords.generation != gen:
+                self.db.execute("BEGIN")  # one snapshot: the postings of exactly this generation
+                try:
+                    gen = self.generation()
+                    self._keywords = KeywordIndex.build(self.db, gen)
+                finally:
+                    self.db.execute("COMMIT")
+            return self._keywords
+
+    def _ids_under(self, source_glob: str) -> np.ndarray:
+        """Chunk ids of the documents whose path matches `source_glob`."""
+        rows = self.db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path GLOB ?",
+            (source_glob,),
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def dense(
         self, vector: np.ndarray, k: int, source_glob: str | None = None
     ) -> list[tuple[int, float]]:
-        index = self.index()
-        allowed = None
-        if source_glob:
-            allowed = np.array(
-                [
-                    r[0]
-                    for r in self.db.execute(
-                        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                        "WHERE d.path GLOB ?",
-                        (source_glob,),
-                    )
-                ],
-                dtype=np.int64,
-            )
-        return index.search(vector, k, allowed)
+        allowed = self._ids_under(source_glob) if source_glob else None
+        return self.index().search(vector, k, allowed)
 
     # -- the derived vector index ------------------------------------------------------
 
