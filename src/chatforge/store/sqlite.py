@@ -15,6 +15,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,7 @@ class SQLiteStore:
         )
         self._lock = threading.RLock()
         self._keywords: KeywordIndex | None = None
+        self._keywords_lock = threading.Lock()
         self._tokenizer = QueryTokenizer()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -338,16 +340,18 @@ class SQLiteStore:
         return self.keyword_index().search(terms, k, allowed)
 
     def keyword_index(self) -> KeywordIndex:
-        """The in-memory BM25 index, rebuilt from FTS5 whenever the store has moved on."""
-        with self._lock:
-            gen = self.generation()
-            if self._keywords is None or self._keywords.generation != gen:
-                self.db.execute("BEGIN")  # one snapshot: the postings of exactly this generation
-                try:
-                    gen = self.generation()
-                    self._keywords = KeywordIndex.build(self.db, gen)
-                finally:
-                    self.db.execute("COMMIT")
+        """The in-memory BM25 index, rebuilt from FTS5 whenever the store has moved on.
+
+        Built on a connection of its own, so a rebuild (seconds on a big store) never holds up
+        this process's writes; searches wait for it rather than rank with stale postings.
+        """
+        with self._keywords_lock:
+            if self._keywords is None or self._keywords.generation != self.generation():
+                uri = f"file:{self.folder / 'chatforge.db'}?mode=ro"
+                with closing(sqlite3.connect(uri, uri=True, timeout=60)) as db:
+                    db.execute("BEGIN")  # one snapshot: the postings of exactly this generation
+                    row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+                    self._keywords = KeywordIndex.build(db, int(row[0]) if row else 0)
             return self._keywords
 
     def _ids_under(self, source_glob: str) -> np.ndarray:
