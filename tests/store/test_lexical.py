@@ -101,3 +101,21 @@ def test_another_process_write_is_seen(store, tmp_path):
     _write(other, "b.txt", ["alpha again"])
     other.close()
     assert len(store.lexical("alpha", 5)) == 2
+
+
+def test_the_index_is_saved_for_the_next_process_and_a_broken_file_is_rebuilt(store, tmp_path):
+    _write(store, "a.txt", ["alpha bravo charlie", "bravo delta"])
+    first = store.lexical("bravo", 5)
+    saved = tmp_path / "data" / "keywords.npz"
+    stamp = saved.stat().st_mtime_ns
+    reopened = SQLiteStore(tmp_path / "data", model="test", dim=lambda: DIM)
+    assert reopened.lexical("bravo", 5) == first
+    assert saved.stat().st_mtime_ns == stamp  # loaded, not rebuilt and saved again
+    reopened.close()
+    saved.write_bytes(b"not an index")
+    broken = SQLiteStore(tmp_path / "data", model="test", dim=lambda: DIM)
+    assert broken.lexical("bravo", 5) == first
+    broken.close()
+    # A write moves the generation on: the saved index is stale and replaced.
+    _write(store, "b.txt", ["bravo echo"])
+    assert len(store.lexical("bravo", 5)) == 3

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS ingest_log(
 """
 
 MAX_QUERY_TERMS = 32
+KEYWORDS = "keywords.npz"
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common to say what a question is about: BM25 would give them almost no weight.
 STOPWORDS = frozenset(
@@ -340,18 +341,29 @@ class SQLiteStore:
         return self.keyword_index().search(terms, k, allowed)
 
     def keyword_index(self) -> KeywordIndex:
-        """The in-memory BM25 index, rebuilt from FTS5 whenever the store has moved on.
+        """The BM25 index: loaded or rebuilt from FTS5 whenever the store has moved on.
 
         Built on a connection of its own, so a rebuild (seconds on a big store) never holds up
         this process's writes; searches wait for it rather than rank with stale postings.
         """
         with self._keywords_lock:
-            if self._keywords is None or self._keywords.generation != self.generation():
-                uri = f"file:{self.folder / 'chatforge.db'}?mode=ro"
-                with closing(sqlite3.connect(uri, uri=True, timeout=60)) as db:
-                    db.execute("BEGIN")  # one snapshot: the postings of exactly this generation
-                    row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-                    self._keywords = KeywordIndex.build(db, int(row[0]) if row else 0)
+            gen = self.generation()
+            if self._keywords is not None and self._keywords.generation == gen:
+                return self._keywords
+            path = self.folder / KEYWORDS
+            saved = KeywordIndex.load(path)
+            if saved is not None and saved.generation == gen:
+                self._keywords = saved
+                return saved
+            uri = f"file:{self.folder / 'chatforge.db'}?mode=ro"
+            with closing(sqlite3.connect(uri, uri=True, timeout=60)) as db:
+                db.execute("BEGIN")  # one snapshot: the postings of exactly this generation
+                row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+                self._keywords = KeywordIndex.build(db, int(row[0]) if row else 0)
+            try:
+                self._keywords.save(path)
+            except OSError as e:  # a read-only bot still searches; it rebuilds next time
+                log.info("cannot save the keyword index to %s: %s", path, e.strerror or e)
             return self._keywords
 
     def _ids_under(self, source_glob: str) -> np.ndarray:
