@@ -56,7 +56,7 @@ class IngestSettings(Section):
 class StoreSettings(Section):
     backend: Literal["sqlite"] = Field("sqlite", description="where the truth is kept")
     index: Literal["auto", "flat", "hnsw"] = Field(
-        "auto", description="FAISS index: exact (flat) or approximate (hnsw)"
+        "auto", description="FAISS index: exhaustive (flat, float16) or approximate (hnsw)"
     )
     hnsw_threshold: int = Field(
         200_000, ge=1, description="with index=auto, chunks above which HNSW is used"

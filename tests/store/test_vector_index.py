@@ -71,3 +71,25 @@ def test_forget_and_reingest_on_an_hnsw_store_keep_search_right(make_bot, docs):
     bot.ingest(["."])
     assert bot.search("which port does the daemon use", k=1)[0].source == "guide/network.md"
     assert len(bot.store.index()) == bot.store.chunk_count()
+
+
+def test_the_flat_index_finds_the_exact_neighbours_with_scores_close_to_float32(tmp_path):
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng, 500)
+    index = VectorIndex(tmp_path, DIM, "test", "flat")
+    index.add(np.arange(500, dtype=np.int64), vectors)
+    for query in _unit(rng, 20):
+        exact = vectors @ query
+        found = index.search(query, 5)
+        assert [i for i, _ in found] == np.argsort(-exact)[:5].tolist()
+        assert np.allclose([s for _, s in found], np.sort(exact)[::-1][:5], atol=1e-3)
+
+
+def test_an_index_saved_with_another_codec_is_rebuilt(tmp_path):
+    index = VectorIndex(tmp_path, DIM, "test", "flat")
+    index.add(np.arange(3, dtype=np.int64), _unit(np.random.default_rng(2), 3))
+    index.save(generation=1)
+    record = tmp_path / faiss_index.RECORD
+    record.write_text(record.read_text().replace('"fp16"', '"fp32"'))
+    again, why = VectorIndex.load(tmp_path, DIM, "test", "flat")
+    assert why == "built for another model or index type" and len(again) == 0
