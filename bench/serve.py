@@ -17,6 +17,10 @@ server's peak resident memory (sampled every 0.5 s). Then ratios chatforge / lla
 Answers use `chat.mode: generate` (the model writes; set `--mode auto` to measure the bot's own
 default, which quotes passages instead of calling the built-in model).
 
+Each client asks one of eight questions again and again, as users of one bot repeat questions,
+so chatforge's prompt cache (`server.prompt_cache`) finds most of each prompt already read.
+`--no-prompt-cache` turns it off, to measure a stream of prompts that never repeat.
+
 Targets: zero errors; tokens/s ratio >= 1.0; p95 TTFT ratio <= 1.0; chatforge RSS < 1 GB.
 
 Run from the repository root: `python bench/serve.py [--clients 8] [--seconds 60]`;
@@ -228,6 +232,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--mode", default="generate", choices=["generate", "auto", "extractive"])
+    p.add_argument(
+        "--no-prompt-cache", action="store_true", help="chatforge reads every prompt whole"
+    )
     p.add_argument("--bot", type=Path, help="serve this bot instead of building one from docs/")
     p.add_argument("--quick", action="store_true", help="2 clients for 10 s: proves it works")
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
@@ -259,7 +266,12 @@ def main() -> None:
 
         n_ctx = Bot(bot).settings.llm.n_ctx
         port = free_port()
-        env = {**os.environ, "CHATFORGE_CHAT__MODE": args.mode, "CHATFORGE_SERVER__API_KEYS": "[]"}
+        env = {
+            **os.environ,
+            "CHATFORGE_CHAT__MODE": args.mode,
+            "CHATFORGE_SERVER__API_KEYS": "[]",
+            "CHATFORGE_SERVER__PROMPT_CACHE": str(not args.no_prompt_cache).lower(),
+        }
         cmd = [sys.executable, "-m", "chatforge", "serve", "--bot", str(bot), "--port", str(port)]
         results["chatforge"] = run_server(
             "chatforge", cmd, env, "/health", port, args, count_tokens
@@ -294,7 +306,8 @@ def main() -> None:
               "errors", "RSS MB"]  # fmt: skip
     print(
         f"{args.clients} streaming clients for {args.seconds:g} s, max_tokens {args.max_tokens}, "
-        f"chat.mode {args.mode}, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"chat.mode {args.mode}, prompt cache {'off' if args.no_prompt_cache else 'on'}, "
+        f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(table(rows, header))
     c, ll = figures["chatforge"], figures["llama.cpp server"]

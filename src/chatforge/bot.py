@@ -85,9 +85,10 @@ class Bot:
         """The language model named by settings.llm, opened on first use."""
         return self.open_llm()
 
-    def open_llm(self, slots: int = 1) -> LLM:
+    def open_llm(self, slots: int = 1, prompt_cache: bool = True) -> LLM:
         """Open the model of settings.llm; ``slots`` > 1 lets llama.cpp write that many answers
-        together (a server's setting, ``server.parallel``)."""
+        together, reusing cached prompt starts if ``prompt_cache`` (a server's settings,
+        ``server.parallel`` and ``server.prompt_cache``)."""
         from chatforge.llm import open_llm
 
         s = self.settings.llm
@@ -98,6 +99,7 @@ class Bot:
             remote_model=s.remote_model,
             quant=s.quant,
             slots=slots,
+            prompt_cache=prompt_cache,
         )
 
     @cached_property

@@ -167,6 +167,12 @@ class ServerSettings(Section):
         description="answers written at once: llama.cpp decodes them in one batch, so a new "
         "answer starts without waiting for the others (they share llm.n_ctx); 1 = in turn",
     )
+    prompt_cache: bool = Field(
+        True,
+        description="keep finished prompts in llama.cpp's KV cache and start a new prompt from "
+        "the longest one it begins with (with parallel > 1); off: an answer never depends on "
+        "earlier requests, not even by rounding",
+    )
     max_queue: int = Field(32, ge=0, description="answers waiting at most; more get HTTP 503")
     max_tokens: int = Field(1024, ge=1, description="largest max_tokens a request may ask for")
     max_messages: int = Field(64, ge=1, description="most messages in one chat request")

@@ -101,9 +101,13 @@ def test_a_stream_closed_before_its_first_token_never_holds_a_slot(batched):
     assert engine.active == 0
 
 
-def test_a_lone_batched_answer_is_what_one_at_a_time_writes(batched):
+def test_a_lone_batched_answer_is_what_one_at_a_time_writes(llm_cache):
     """Same sampler as the one-at-a-time path: the repeat penalty sees the answer only, so the
-    chat template's end-of-turn token and the passage words the prompt holds stay unpenalised."""
+    chat template's end-of-turn token and the passage words the prompt holds stay unpenalised.
+
+    A fresh engine (slots=3 is this test's own): a cached prompt start, read in another batch,
+    can move the logits by rounding and so change a greedy answer."""
+    batched = open_llm("smollm2", n_ctx=1024, slots=3)
     single = open_llm("smollm2", n_ctx=1024)
     messages = chat(
         "Passages:\n[1] Install\nRun `apt install widget` to install the widget.\n\n"
@@ -113,3 +117,74 @@ def test_a_lone_batched_answer_is_what_one_at_a_time_writes(batched):
     together = batched.generate(messages, max_tokens=80, temperature=0.0)
     assert together.text == alone.text
     assert together.completion_tokens == alone.completion_tokens
+
+
+def test_a_prompt_starting_like_a_finished_one_reads_only_the_rest(llm_cache):
+    from chatforge.llm import resolve_builtin
+
+    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=1024, slots=2)
+    opts = {"max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "seed": 0, "repeat_penalty": 1.0}
+    try:
+        first = [1, *range(500, 700)]
+        assert list(engine.tokens(first, **opts))
+        assert engine.reused == 0
+        # The same prompt again: all but its last token come from the cache.
+        assert list(engine.tokens(first, **opts))
+        assert engine.reused == len(first) - 1
+        # A prompt sharing the first 150 tokens reads only what follows them.
+        other = first[:150] + list(range(900, 960))
+        assert list(engine.tokens(other, **opts))
+        assert engine.reused == len(first) - 1 + 150
+        assert engine.active == 0
+    finally:
+        engine.close()
+
+
+def test_cached_prompts_make_way_when_the_kv_cache_is_full(llm_cache):
+    """Five 300-token prompts through a 512-cell context: each finished one is cached, and the
+    next evicts it rather than wait for ever; the cache never promises more cells than exist."""
+    from chatforge.llm import resolve_builtin
+
+    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2)
+    opts = {"max_tokens": 20, "temperature": 0.0, "top_p": 1.0, "seed": 0, "repeat_penalty": 1.0}
+    try:
+        for i in range(5):
+            prompt = [1, *range(1000 + 400 * i, 1300 + 400 * i)]
+            assert 0 < len(list(engine.tokens(prompt, **opts))) <= 20
+            assert engine._used() <= engine.n_ctx
+        assert engine.reused == 0
+        assert len(engine._cache) == 1  # only the last fits beside the next prompt's room
+    finally:
+        engine.close()
+
+
+def test_a_follow_up_answers_from_the_cached_cells_of_the_turn_before(llm_cache):
+    """The secret word is only in the cells taken from the cache: if sharing them failed, the
+    model could not name it."""
+    llm = open_llm("smollm2", n_ctx=1024, slots=2)
+    first = [{"role": "user", "content": "Remember this: the secret word is marmalade. Reply OK."}]
+    llm.generate(first, max_tokens=10, temperature=0.0)
+    before = llm._engine.reused
+    follow_up = [
+        *first,
+        {"role": "assistant", "content": "OK"},
+        {"role": "user", "content": "What is the secret word?"},
+    ]
+    answer = llm.generate(follow_up, max_tokens=20, temperature=0.0)
+    assert llm._engine.reused - before == len(llm._prompt_tokens(first))
+    assert "marmalade" in answer.text.lower()
+
+
+def test_with_the_prompt_cache_off_every_prompt_is_read_whole(llm_cache):
+    from chatforge.llm import resolve_builtin
+
+    path = resolve_builtin("smollm2", "q8_0")
+    engine = BatchEngine(path, n_ctx=512, slots=2, prompt_cache=False)
+    opts = {"max_tokens": 4, "temperature": 0.0, "top_p": 1.0, "seed": 0, "repeat_penalty": 1.0}
+    try:
+        prompt = [1, *range(500, 600)]
+        for _ in range(2):
+            assert list(engine.tokens(prompt, **opts))
+        assert engine.reused == 0 and not engine._cache
+    finally:
+        engine.close()

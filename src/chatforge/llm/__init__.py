@@ -107,6 +107,7 @@ def open_llm(
     device: str = "auto",
     quant: str = "q8_0",
     slots: int = 1,
+    prompt_cache: bool = True,
 ) -> LLM:
     """Open ``model``: a built-in name, a GGUF file, a transformers folder or an http(s) URL.
 
@@ -114,7 +115,8 @@ def open_llm(
     adapter is given), transformers for folders and the OpenAI-compatible client for URLs.
     Models are loaded once per process and shared. llama.cpp runs a built-in model from the
     GGUF that ``quant`` names (see :func:`chatforge.llm.builtin.requantized`), and decodes up to
-    ``slots`` completions together (see :mod:`chatforge.llm.batch`).
+    ``slots`` completions together, starting each from the longest cached prompt it begins
+    with if ``prompt_cache`` (see :mod:`chatforge.llm.batch`).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown llm backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -152,6 +154,7 @@ def open_llm(
             name=name,
             n_gpu_layers=gpu_layers,
             slots=slots,
+            prompt_cache=prompt_cache,
         )
     from chatforge.llm.transformers_backend import TransformersLLM
 

@@ -12,6 +12,12 @@ with its own sampler chain.
 Requests are admitted first come, first served, when a slot is free and the KV cache has room for
 the prompt plus ``max_tokens``; the cells an answer does not use are free again once it ends.
 Closing a token stream ends its sequence at the next step.
+
+Finished prompts stay in the KV cache (up to ``slots`` of them, least recently used first out)
+and a new prompt starts from the longest one it begins with: the cells are shared, not copied,
+and only the rest is read. Every prompt of a bot opens with the same instructions, follow-up
+turns repeat the conversation so far, and a question asked again retrieves the same passages,
+so much of each prompt need not be read again. Reading prompts is most of the work on a CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +51,30 @@ class _Sequence:
     last: int = -1
     """The latest sampled token, to be fed at the next step."""
     cancelled: bool = False
+    source: _Cached | None = None
+    """The cached prompt whose first ``shared`` cells this sequence uses as its own start."""
+    shared: int = 0
 
     @property
     def cells(self) -> int:
         return len(self.prompt) + self.max_tokens
+
+
+@dataclass
+class _Cached:
+    """A finished prompt kept in the KV cache under its own sequence id."""
+
+    seq_id: int
+    tokens: list[int]
+    sharers: list[_Sequence] = field(default_factory=list)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 class BatchEngine:
@@ -62,11 +88,13 @@ class BatchEngine:
         slots: int,
         n_batch: int = 512,
         n_gpu_layers: int = -1,
+        prompt_cache: bool = True,
     ) -> None:
         import llama_cpp as lc
 
         self._lc = lc
         self.slots = slots
+        self.prompt_cache = prompt_cache
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         threads = os.cpu_count() or 1
@@ -78,7 +106,7 @@ class BatchEngine:
         cparams = lc.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = cparams.n_ubatch = n_batch
-        cparams.n_seq_max = slots
+        cparams.n_seq_max = 2 * slots  # the answers being written and the cached prompts
         cparams.n_threads = cparams.n_threads_batch = threads
         # One pool of cells for all sequences (admission counts them), not n_ctx / slots each,
         # so one long answer may use what the others leave.
@@ -95,10 +123,13 @@ class BatchEngine:
         self._cond = threading.Condition()
         self._waiting: deque[_Sequence] = deque()
         self._active: list[_Sequence] = []
-        self._free_ids = list(range(slots))
+        self._free_ids = list(range(2 * slots))
+        self._cache: OrderedDict[int, _Cached] = OrderedDict()
         self._closed = False
         self.busiest = 0
         """The most sequences decoded together so far."""
+        self.reused = 0
+        """Prompt tokens taken from cached prompts instead of read, so far."""
         self._thread = threading.Thread(target=self._loop, name="chatforge-batch", daemon=True)
         self._thread.start()
 
@@ -189,29 +220,90 @@ class BatchEngine:
 
     def _admit(self) -> None:
         """Move waiting sequences in, in arrival order, while slots and cells last."""
-        used = sum(s.cells for s in self._active)
-        while self._waiting and self._free_ids:
+        while self._waiting and len(self._active) < self.slots:
             seq = self._waiting[0]
             if seq.cancelled:
                 self._waiting.popleft()
                 self._lc.llama_sampler_free(seq.sampler)
                 seq.out.put(_END)
                 continue
-            if used + seq.cells > self.n_ctx:
+            source, shared = self._best_prefix(seq.prompt)
+            while self._used() + seq.cells - shared > self.n_ctx and self._evict(keep=source):
+                pass
+            if source is not None and self._used() + seq.cells - shared > self.n_ctx:
+                self._drop(source)
+                source, shared = None, 0
+            if self._used() + seq.cells - shared > self.n_ctx:
                 break  # the next in line waits for room; nobody overtakes it
             self._waiting.popleft()
             seq.seq_id = self._free_ids.pop()
+            if source is not None:
+                self._lc.llama_memory_seq_cp(self._memory, source.seq_id, seq.seq_id, 0, shared)
+                source.sharers.append(seq)
+                self._cache.move_to_end(source.seq_id)
+                seq.source, seq.shared, seq.fed = source, shared, shared
+                self.reused += shared
             self._active.append(seq)
-            used += seq.cells
             self.busiest = max(self.busiest, len(self._active))
+
+    def _used(self) -> int:
+        """KV cells taken or promised: cached prompts, and each answer's own cells."""
+        return sum(len(c.tokens) for c in self._cache.values()) + sum(
+            s.cells - s.shared for s in self._active
+        )
+
+    def _best_prefix(self, prompt: list[int]) -> tuple[_Cached | None, int]:
+        """The cached prompt sharing the longest start with `prompt`, and that length.
+
+        At least the last prompt token is always read, for the logits of the first answer token.
+        """
+        best, length = None, 0
+        for cached in self._cache.values():
+            n = min(_common_prefix(cached.tokens, prompt), len(prompt) - 1)
+            if n > length:
+                best, length = cached, n
+        return best, length
+
+    def _evict(self, keep: _Cached | None = None) -> bool:
+        """Drop the least recently used cached prompt (one no answer starts from, if any)."""
+        candidates = [c for c in self._cache.values() if c is not keep]
+        if not candidates:
+            return False
+        self._drop(next((c for c in candidates if not c.sharers), candidates[0]))
+        return True
+
+    def _drop(self, cached: _Cached) -> None:
+        self._lc.llama_memory_seq_rm(self._memory, cached.seq_id, -1, -1)
+        for seq in cached.sharers:  # their first cells are now theirs alone
+            seq.source, seq.shared = None, 0
+        del self._cache[cached.seq_id]
+        self._free_ids.append(cached.seq_id)
 
     def _end(self, seq: _Sequence, error: BaseException | None = None) -> None:
         lc = self._lc
-        lc.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
-        lc.llama_sampler_free(seq.sampler)
-        self._free_ids.append(seq.seq_id)
+        if seq.source is not None:
+            seq.source.sharers.remove(seq)
+            seq.source, seq.shared = None, 0
         self._active.remove(seq)
+        lc.llama_sampler_free(seq.sampler)
+        if self.prompt_cache and error is None and seq.fed == len(seq.prompt) and not self._closed:
+            self._keep(seq)
+        else:
+            lc.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
+            self._free_ids.append(seq.seq_id)
         seq.out.put(error if error is not None else _END)
+
+    def _keep(self, seq: _Sequence) -> None:
+        """Cache a finished sequence's prompt cells (its answer's cells are freed)."""
+        lc = self._lc
+        if any(c.tokens == seq.prompt for c in self._cache.values()):
+            lc.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
+            self._free_ids.append(seq.seq_id)
+            return
+        lc.llama_memory_seq_rm(self._memory, seq.seq_id, len(seq.prompt), -1)
+        while len(self._cache) >= self.slots:
+            self._evict()
+        self._cache[seq.seq_id] = _Cached(seq.seq_id, seq.prompt)
 
     def _loop(self) -> None:
         try:

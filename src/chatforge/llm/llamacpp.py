@@ -85,18 +85,24 @@ def _open_gguf(path: Path, **params: object) -> Llama:
 
 
 def load_engine(
-    path: str | Path, n_ctx: int, n_gpu_layers: int, slots: int
+    path: str | Path, n_ctx: int, n_gpu_layers: int, slots: int, prompt_cache: bool = True
 ) -> tuple[Llama, BatchEngine]:
     """The process-wide batch engine for ``path``, and a vocabulary-only ``Llama`` beside it
     for tokenizing and the chat template (the weights are loaded once, by the engine)."""
     path = Path(path).resolve()
-    key = (str(path), n_ctx, n_gpu_layers, slots)
+    key = (str(path), n_ctx, n_gpu_layers, slots, prompt_cache)
     with _LOAD_LOCK:
         if key not in _ENGINES:
             from chatforge.llm.batch import BatchEngine
 
             vocab = _open_gguf(path, vocab_only=True)
-            engine = BatchEngine(path, n_ctx=n_ctx, slots=slots, n_gpu_layers=n_gpu_layers)
+            engine = BatchEngine(
+                path,
+                n_ctx=n_ctx,
+                slots=slots,
+                n_gpu_layers=n_gpu_layers,
+                prompt_cache=prompt_cache,
+            )
             _ENGINES[key] = (vocab, engine)
         return _ENGINES[key]
 
@@ -141,12 +147,15 @@ class LlamaCppLLM(LLM):
         n_gpu_layers: int = -1,
         repeat_penalty: float = REPEAT_PENALTY,
         slots: int = 1,
+        prompt_cache: bool = True,
     ) -> None:
         self.path = Path(path)
         self.repeat_penalty = repeat_penalty
         self._engine: BatchEngine | None = None
         if slots > 1:
-            self._llama, self._engine = load_engine(self.path, n_ctx, n_gpu_layers, slots)
+            self._llama, self._engine = load_engine(
+                self.path, n_ctx, n_gpu_layers, slots, prompt_cache
+            )
             self._lock = threading.Lock()
             self.context_window = n_ctx
         else:

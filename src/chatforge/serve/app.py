@@ -122,7 +122,8 @@ def warm_up(bot: Bot) -> None:
     together (llama.cpp; other backends take them in turn).
     """
     if "llm" not in bot.__dict__:
-        bot.__dict__["llm"] = bot.open_llm(slots=bot.settings.server.parallel)
+        server = bot.settings.server
+        bot.__dict__["llm"] = bot.open_llm(slots=server.parallel, prompt_cache=server.prompt_cache)
     _ = bot.embedder.dim, bot.store.chunk_count()
 
 
