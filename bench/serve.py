@@ -70,6 +70,8 @@ class Result:
     errors: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     seconds: float = 0.0
+    prompt_tokens: dict[str, float] = field(default_factory=dict)
+    """chatforge's /metrics token counters by kind (prompt, prompt_cached), warm-up included."""
 
 
 def free_port() -> int:
@@ -193,6 +195,7 @@ def run_server(
         stop.set()
         watcher.join()
         measured.peak_rss_mb = max(measured.peak_rss_mb, result.peak_rss_mb)
+        measured.prompt_tokens = token_counters(base)
         return measured
     finally:
         stop.set()
@@ -202,6 +205,22 @@ def run_server(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.unlink(missing_ok=True)
+
+
+def token_counters(base: str) -> dict[str, float]:
+    """chatforge_tokens_total by kind from /metrics ({} for a server without it)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    reply = httpx.get(base + "/metrics", timeout=10)
+    if reply.status_code != 200:
+        return {}
+    return {
+        s.labels["kind"]: s.value
+        for family in text_string_to_metric_families(reply.text)
+        if family.name == "chatforge_tokens"
+        for s in family.samples
+        if s.name == "chatforge_tokens_total"
+    }
 
 
 def build_bot(folder: Path) -> None:
@@ -310,6 +329,13 @@ def main() -> None:
         f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(table(rows, header))
+    counted = results["chatforge"].prompt_tokens
+    if counted.get("prompt"):
+        cached = counted.get("prompt_cached", 0.0)
+        print(
+            f"chatforge prompt tokens {counted['prompt']:.0f}, taken from the prompt cache "
+            f"{cached:.0f} ({cached / counted['prompt']:.0%})"
+        )
     c, ll = figures["chatforge"], figures["llama.cpp server"]
     ratios = {
         "tokens_ratio": c["tokens_per_s"] / ll["tokens_per_s"] if ll["tokens_per_s"] else 0.0,

@@ -28,7 +28,7 @@ def test_ask_json_then_conversations_and_memory(run_cli, bot_dir):
         "timings",
         "interrupted",
     }
-    assert set(answer["usage"]) == {"prompt_tokens", "completion_tokens"}
+    assert set(answer["usage"]) == {"prompt_tokens", "completion_tokens", "cached_tokens"}
     assert {"retrieve_ms", "first_token_ms", "total_ms"} <= set(answer["timings"])
     assert answer["sources"][0]["source"] == "guide/network.md"
     assert {"cited", "verified", "n"} <= set(answer["sources"][0])

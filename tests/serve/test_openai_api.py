@@ -128,3 +128,27 @@ def test_langchain_chat_openai_against_the_server(live):
     assert reply.content and reply.usage_metadata["output_tokens"] > 0
     pieces = list(llm.stream(QUESTION))
     assert "".join(p.content for p in pieces).strip()
+
+
+def test_a_repeated_question_takes_its_prompt_from_the_cache(start_server, api_bot):
+    """With the batch engine `chatforge serve` opens (two slots here) in place of the session's
+    one-at-a-time model, the second identical request reads only its prompt's last token."""
+    from chatforge.llm import open_llm
+
+    one_at_a_time = api_bot.__dict__["llm"]
+    api_bot.__dict__["llm"] = open_llm("smollm2", n_ctx=2048, slots=2)
+    try:
+        live = start_server()
+        client = openai.OpenAI(base_url=live.url + "/v1", api_key="unused", max_retries=0)
+        ask = [{"role": "user", "content": QUESTION}]
+        first, second = (
+            client.chat.completions.create(model="default", messages=ask, max_tokens=8).usage
+            for _ in range(2)
+        )
+        assert second.prompt_tokens == first.prompt_tokens
+        assert second.prompt_tokens_details.cached_tokens == second.prompt_tokens - 1
+        metrics = httpx.get(live.url + "/metrics").text
+        line = next(x for x in metrics.splitlines() if 'kind="prompt_cached"' in x)
+        assert float(line.split()[-1]) >= second.prompt_tokens - 1
+    finally:
+        api_bot.__dict__["llm"] = one_at_a_time

@@ -91,7 +91,7 @@ class Answer:
     conversation_id: str
     message_id: int
     usage: dict[str, int] = field(
-        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
     )
     timings: dict[str, float] = field(
         default_factory=lambda: {"retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": 0.0}

@@ -359,11 +359,13 @@ class ChatEngine:
             usage = {
                 "prompt_tokens": generation.prompt_tokens,
                 "completion_tokens": generation.completion_tokens,
+                "cached_tokens": generation.cached_tokens,
             }
         else:
             usage = {
                 "prompt_tokens": p.prompt.prompt_tokens if p.prompt else 0,
                 "completion_tokens": self.bot.llm.count_tokens(text) if p.prompt and text else 0,
+                "cached_tokens": 0,
             }
         p.timings["total_ms"] = _ms(p.started)
         mem = self.settings.memory

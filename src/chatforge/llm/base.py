@@ -33,6 +33,8 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: FinishReason
+    cached_tokens: int = 0
+    """Prompt tokens not read but taken from a cached prompt (llama.cpp's batch engine)."""
 
 
 class Stream(Iterator[str]):

@@ -51,6 +51,8 @@ class _Sequence:
     last: int = -1
     """The latest sampled token, to be fed at the next step."""
     cancelled: bool = False
+    reused: int = 0
+    """Prompt tokens taken from a cached prompt at admission."""
     source: _Cached | None = None
     """The cached prompt whose first ``shared`` cells this sequence uses as its own start."""
     shared: int = 0
@@ -241,7 +243,7 @@ class BatchEngine:
                 self._lc.llama_memory_seq_cp(self._memory, source.seq_id, seq.seq_id, 0, shared)
                 source.sharers.append(seq)
                 self._cache.move_to_end(source.seq_id)
-                seq.source, seq.shared, seq.fed = source, shared, shared
+                seq.source, seq.shared, seq.fed, seq.reused = source, shared, shared, shared
                 self.reused += shared
             self._active.append(seq)
             self.busiest = max(self.busiest, len(self._active))
@@ -405,6 +407,11 @@ class _TokenStream(Iterator[int]):
 
     def __init__(self, seq: _Sequence, cancel: Callable[[_Sequence], None]) -> None:
         self._seq, self._cancel, self._done = seq, cancel, False
+
+    @property
+    def reused(self) -> int:
+        """Prompt tokens taken from a cached prompt (known once the first token came)."""
+        return self._seq.reused
 
     def __next__(self) -> int:
         if self._done:

@@ -246,7 +246,8 @@ class LlamaCppLLM(LLM):
         if tail:
             parts.append(tail)
             yield tail
-        return Generation("".join(parts), len(prompt), len(completion), finish)
+        cached = getattr(tokens, "reused", 0)  # the batch engine's stream knows it
+        return Generation("".join(parts), len(prompt), len(completion), finish, cached)
 
     @contextlib.contextmanager
     def _tokens(

@@ -42,6 +42,7 @@ class _RunnerCollector(Collector):
         yield answers
         tokens = CounterMetricFamily("chatforge_tokens", "Tokens processed", labels=["kind"])
         tokens.add_metric(["prompt"], s.prompt_tokens)
+        tokens.add_metric(["prompt_cached"], s.cached_prompt_tokens)
         tokens.add_metric(["completion"], s.completion_tokens)
         yield tokens
 

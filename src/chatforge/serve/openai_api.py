@@ -101,10 +101,15 @@ class ChatCompletionRequest(BaseModel):
     chatforge: ChatforgeOptions | None = None
 
 
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = Field(description="prompt tokens taken from the prompt cache, not read")
+
+
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
 
 
 class ResponseMessage(BaseModel):
@@ -274,9 +279,15 @@ def _extension(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _usage(answer: Answer) -> dict[str, int]:
+def _usage(answer: Answer) -> dict[str, Any]:
     p, c = answer.usage["prompt_tokens"], answer.usage["completion_tokens"]
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    cached = {"cached_tokens": answer.usage.get("cached_tokens", 0)}
+    return {
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": p + c,
+        "prompt_tokens_details": cached,
+    }
 
 
 def _finish_reason(answer: Answer, max_tokens: int) -> Literal["stop", "length"]:

@@ -41,6 +41,7 @@ class RunnerStats:
     failed: int = 0
     rejected: int = 0
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
     completion_tokens: int = 0
 
 
@@ -112,6 +113,9 @@ class GenerationRunner:
                         if isinstance(item, Answer):
                             with self._lock:
                                 self.stats.prompt_tokens += item.usage["prompt_tokens"]
+                                self.stats.cached_prompt_tokens += item.usage.get(
+                                    "cached_tokens", 0
+                                )
                                 self.stats.completion_tokens += item.usage["completion_tokens"]
                         put(item)
             except BaseException as e:  # handed to the client's task, which re-raises it
