@@ -119,3 +119,13 @@ def test_the_index_is_saved_for_the_next_process_and_a_broken_file_is_rebuilt(st
     # A write moves the generation on: the saved index is stale and replaced.
     _write(store, "b.txt", ["bravo echo"])
     assert len(store.lexical("bravo", 5)) == 3
+
+
+def test_save_index_after_a_write_leaves_a_current_keyword_index_on_disk(store, tmp_path):
+    from chatforge.store.keyword_index import KeywordIndex
+
+    _write(store, "a.txt", ["alpha bravo charlie"])
+    store.save_index()  # what an ingest ends with
+    saved = KeywordIndex.load(tmp_path / "data" / "keywords.npz")
+    assert saved is not None and saved.generation == store.generation()
+    assert saved.search(["alpha"], 5)

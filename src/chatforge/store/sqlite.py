@@ -406,11 +406,13 @@ class SQLiteStore:
             return self._index
 
     def save_index(self) -> None:
-        """Bring the saved index up to date with SQLite (no-op when it already is)."""
+        """Bring the saved vector and keyword indexes up to date with SQLite (no-op when they
+        already are), so the next search, in this process or another, starts at once."""
         with self._lock:
             index = self.index()
             if index.saved_generation != index.generation:
                 index.save(index.generation)
+        self.keyword_index()
 
     def rebuild_index(self) -> None:
         with self._lock:
