@@ -129,3 +129,11 @@ def test_save_index_after_a_write_leaves_a_current_keyword_index_on_disk(store, 
     saved = KeywordIndex.load(tmp_path / "data" / "keywords.npz")
     assert saved is not None and saved.generation == store.generation()
     assert saved.search(["alpha"], 5)
+
+
+def test_a_bot_folder_named_with_uri_characters_still_searches(tmp_path):
+    """The rebuild opens the database by a file: URI, where ?, # and % would mean something."""
+    store = SQLiteStore(tmp_path / "my bots #1?%" / "data", model="test", dim=lambda: DIM)
+    _write(store, "a.txt", ["alpha bravo charlie"])
+    assert len(store.lexical("alpha", 5)) == 1
+    store.close()

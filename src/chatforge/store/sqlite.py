@@ -355,7 +355,7 @@ class SQLiteStore:
             if saved is not None and saved.generation == gen:
                 self._keywords = saved
                 return saved
-            uri = f"file:{self.folder / 'chatforge.db'}?mode=ro"
+            uri = (self.folder / "chatforge.db").resolve().as_uri() + "?mode=ro"  # quoted path
             with closing(sqlite3.connect(uri, uri=True, timeout=60)) as db:
                 db.execute("BEGIN")  # one snapshot: the postings of exactly this generation
                 row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
