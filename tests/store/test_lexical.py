@@ -126,8 +126,10 @@ def test_save_index_after_a_write_leaves_a_current_keyword_index_on_disk(store, 
 
     _write(store, "a.txt", ["alpha bravo charlie"])
     store.save_index()  # what an ingest ends with
-    saved = KeywordIndex.load(tmp_path / "data" / "keywords.npz")
+    path = tmp_path / "data" / "keywords.npz"
+    saved = KeywordIndex.load(path, store.generation())
     assert saved is not None and saved.generation == store.generation()
+    assert KeywordIndex.load(path, store.generation() - 1) is None  # stale: rebuilt instead
     assert saved.search(["alpha"], 5)
 
 

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 REPEAT_PENALTY = 1.1
 """llama.cpp's repeat penalty for every generation (1.0 turns it off)."""
 _MODELS: dict[tuple[str, int, int], tuple[Llama, threading.Lock]] = {}
-_ENGINES: dict[tuple[str, int, int, int], tuple[Llama, BatchEngine]] = {}
+_ENGINES: dict[tuple[str, int, int, int, bool], tuple[Llama, BatchEngine]] = {}
 _LOAD_LOCK = threading.Lock()
 
 

@@ -105,23 +105,21 @@ class KeywordIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> KeywordIndex | None:
-        """The saved index, or None when it is missing or unreadable (then it is rebuilt)."""
+    def load(cls, path: Path, generation: int) -> KeywordIndex | None:
+        """The saved index of `generation`, or None when it is missing, of another generation
+        or unreadable (then it is rebuilt). The generation is read first: a stale file's
+        postings (tens of MB on a big store) are never read only to be thrown away."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                terms = z["terms"].tobytes().decode()
+                if int(z["generation"]) != generation:
+                    return None
+                text = z["terms"].tobytes().decode()
+                terms = text.split("\n") if text else []
                 lengths = z["lengths"]
                 counts = sp.csc_matrix(
-                    (z["data"], z["indices"], z["indptr"]),
-                    shape=(len(lengths), terms.count("\n") + 1 if terms else 0),
+                    (z["data"], z["indices"], z["indptr"]), shape=(len(lengths), len(terms))
                 )
-                return cls(
-                    int(z["generation"]),
-                    terms.split("\n") if terms else [],
-                    counts,
-                    lengths,
-                    int(z["rows"]),
-                )
+                return cls(generation, terms, counts, lengths, int(z["rows"]))
         except FileNotFoundError:
             return None
         except (OSError, EOFError, ValueError, KeyError, UnicodeError, zipfile.BadZipFile) as e:

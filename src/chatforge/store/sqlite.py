@@ -351,8 +351,8 @@ class SQLiteStore:
             if self._keywords is not None and self._keywords.generation == gen:
                 return self._keywords
             path = self.folder / KEYWORDS
-            saved = KeywordIndex.load(path)
-            if saved is not None and saved.generation == gen:
+            saved = KeywordIndex.load(path, gen)
+            if saved is not None:
                 self._keywords = saved
                 return saved
             uri = (self.folder / "chatforge.db").resolve().as_uri() + "?mode=ro"  # quoted path
