@@ -88,6 +88,16 @@ def debian_faq_pages(faq: Path) -> list[Path]:
 CORPORA = ("python-docs", "debian-faq")
 
 
+def pick_pages(pages: list[Path], questions: list[dict], limit: int | None) -> list[Path]:
+    """All pages, or `limit` pages: the labelled answer pages first, then others in order."""
+    if limit is None or limit >= len(pages):
+        return pages
+    wanted = {p for q in questions for p in q["sources"]}
+    first = [p for p in pages if p.as_posix() in wanted]
+    rest = [p for p in pages if p.as_posix() not in wanted]
+    return sorted((first + rest)[:limit])
+
+
 def corpus(name: str, cache: Path = DEFAULT_CACHE) -> tuple[Path, list[Path]]:
     """(root folder, pages relative to it) of a named corpus."""
     if name == "python-docs":

@@ -24,21 +24,12 @@ from typing import Any
 
 import corpora
 from common import DATA, first_rank, offline, peak_rss_mb, rank_metrics, read_jsonl, table
+from corpora import pick_pages
 
 QUESTIONS = {
     "python-docs": DATA / "python_docs_questions.jsonl",
 }
 K = 5
-
-
-def pick_pages(pages: list[Path], questions: list[dict[str, Any]], limit: int | None) -> list[Path]:
-    """All pages, or `limit` pages: the labelled answer pages first, then others in order."""
-    if limit is None or limit >= len(pages):
-        return pages
-    wanted = {p for q in questions for p in q["sources"]}
-    first = [p for p in pages if p.as_posix() in wanted]
-    rest = [p for p in pages if p.as_posix() not in wanted]
-    return sorted((first + rest)[:limit])
 
 
 def evaluate(

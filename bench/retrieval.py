@@ -1,10 +1,12 @@
-"""Retrieval benchmark: hybrid vs dense-only vs BM25-only on the Debian FAQ, with a fusion sweep.
+"""Retrieval benchmark: hybrid vs dense-only vs BM25-only, with a fusion settings sweep.
 
-The questions (bench/data/debian_faq_questions.jsonl) name the FAQ chapter file and the number
-of the section that answers them; a hit is relevant when it comes from that file and its
-heading trail (`Hit.section`) contains that section, e.g. "8.4" matches
-"Chapter 8. ... > 8.4. How do I display the files of an installed package?" and also its
-subsections. Every label is checked against the store before scoring.
+Two labelled sets. debian-faq (the default): questions (bench/data/debian_faq_questions.jsonl)
+name the FAQ chapter file and the number of the section that answers them; a hit is relevant
+when it comes from that file and its heading trail (`Hit.section`) contains that section, e.g.
+"8.4" matches "Chapter 8. ... > 8.4. How do I display the files of an installed package?" and
+also its subsections. Every label is checked against the store before scoring. python-docs:
+questions (bench/data/python_docs_questions.jsonl) name the pages that answer them, and `--pages`
+pages of the Python documentation are ingested, the answer pages among them.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from typing import Any
 import corpora
 from common import DATA, first_rank, offline, rank_metrics, read_jsonl, table
 
-QUESTIONS = DATA / "debian_faq_questions.jsonl"
-BOT = corpora.DEFAULT_CACHE / "bots" / "debian-faq"
+QUESTIONS = {
+    "debian-faq": DATA / "debian_faq_questions.jsonl",
+    "python-docs": DATA / "python_docs_questions.jsonl",
+}
+BOTS = corpora.DEFAULT_CACHE / "bots"
 CUTOFFS = (1, 5, 10)
 METRICS = ("hit@1", "hit@5", "mrr@10")
 
@@ -33,6 +38,8 @@ def in_section(section: str, number: str) -> bool:
 
 
 def relevant(q: dict[str, Any]) -> Callable[[Any], bool]:
+    if "sources" in q:  # labelled by page
+        return lambda h: h.source in q["sources"]
     return lambda h: h.source == q["source"] and in_section(h.section, q["section"])
 
 
@@ -65,7 +72,9 @@ def score(search: Callable[[str], list], questions: list[dict[str, Any]]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bot", type=Path, default=BOT, help="bot folder (reused if present)")
+    parser.add_argument("corpus", nargs="?", default="debian-faq", choices=list(QUESTIONS))
+    parser.add_argument("--pages", type=int, default=150, help="python-docs pages to ingest")
+    parser.add_argument("--bot", type=Path, help="bot folder (reused if present)")
     parser.add_argument("--fresh", action="store_true", help="rebuild the bot from scratch")
     parser.add_argument("--no-sweep", action="store_true", help="skip the fusion settings sweep")
     args = parser.parse_args()
@@ -74,25 +83,29 @@ def main() -> None:
     from chatforge.config import RetrieveSettings
     from chatforge.retrieve import Retriever
 
-    faq = corpora.debian_faq()
-    pages = corpora.debian_faq_pages(faq)
+    questions = read_jsonl(QUESTIONS[args.corpus])
+    root, pages = corpora.corpus(args.corpus)
+    name = args.corpus
+    if args.corpus == "python-docs":
+        pages = corpora.pick_pages(pages, questions, args.pages)
+        name = f"{args.corpus}-{len(pages)}"
+    bot_dir = (args.bot or BOTS / name).resolve()
     if args.fresh:
-        shutil.rmtree(args.bot, ignore_errors=True)
-    bot = Bot.init(args.bot, exist_ok=True)
-    bot_dir = args.bot.resolve()
+        shutil.rmtree(bot_dir, ignore_errors=True)
+    Bot.init(bot_dir, exist_ok=True)
     cwd = os.getcwd()
-    os.chdir(faq)
+    os.chdir(root)
     try:
         report = Bot(bot_dir).ingest([p.as_posix() for p in pages])
     finally:
         os.chdir(cwd)
     bot = Bot(bot_dir)
-    questions = read_jsonl(QUESTIONS)
-    check_labels(bot, questions)
+    if args.corpus == "debian-faq":
+        check_labels(bot, questions)
+    rephrased = sum(q.get("kind") == "rephrased" for q in questions)
     print(
-        f"Debian FAQ: {len(pages)} pages, {bot.store.chunk_count()} chunks "
-        f"(ingest {report.totals}); {len(questions)} questions, "
-        f"{sum(q['kind'] == 'rephrased' for q in questions)} rephrased"
+        f"{name}: {len(pages)} pages, {bot.store.chunk_count()} chunks "
+        f"(ingest {report.totals}); {len(questions)} questions, {rephrased} rephrased"
     )
 
     embedder = CachedQueries(bot.embedder)
@@ -109,14 +122,16 @@ def main() -> None:
     }
     kinds = {"all": questions}
     for kind in ("heading", "rephrased"):
-        kinds[kind] = [q for q in questions if q["kind"] == kind]
+        if subset := [q for q in questions if q.get("kind") == kind]:
+            kinds[kind] = subset
     results = {(m, k): run(s, qs) for m, s in modes.items() for k, qs in kinds.items()}
     rows = [
         [m, k, len(kinds[k]), *(results[m, k][x] for x in METRICS)] for m in modes for k in kinds
     ]
     print(
-        f"\nretrieve settings: rrf_k={base.rrf_k} candidates={base.candidates} "
-        f"dense_weight={base.dense_weight} lexical_weight={base.lexical_weight}"
+        f"\nretrieve settings: fusion={base.fusion} candidates={base.candidates} "
+        f"dense_weight={base.dense_weight} lexical_weight={base.lexical_weight} "
+        f"rrf_k={base.rrf_k}"
     )
     print(table(rows, ["mode", "questions", "n", *METRICS]))
 
@@ -124,29 +139,31 @@ def main() -> None:
     beats = all(hy[x] >= max(de[x], bm[x]) for x in METRICS)
     best_line = ""
     if not args.no_sweep:
-        grid = itertools.product((5, 20, 60, 120), ((1, 1), (1, 0.5), (1, 0.25), (0.5, 1)),
-                                 (20, 50, 100))  # fmt: skip
+        weights = ((0.6, 0.4), (0.7, 0.3), (0.8, 0.2), (0.9, 0.1), (1, 0.5), (1, 0.25))
+        grid = [("convex", 0, w, c) for w in weights[:4] for c in (20, 50, 100)]
+        grid += itertools.product(["rrf"], (5, 20, 60), weights[4:] + ((1, 1),), (20, 50, 100))
         sweep = []
-        for rrf_k, (dw, lw), cand in grid:
+        for fusion, rrf_k, (dw, lw), cand in grid:
             s = base.model_copy(
-                update={"rrf_k": rrf_k, "dense_weight": dw, "lexical_weight": lw,
-                        "candidates": cand}
+                update={"fusion": fusion, "rrf_k": rrf_k or base.rrf_k, "dense_weight": dw,
+                        "lexical_weight": lw, "candidates": cand}
             )  # fmt: skip
-            sweep.append(((rrf_k, dw, lw, cand), run(s)))
+            sweep.append(((fusion, rrf_k or "-", dw, lw, cand), run(s)))
         sweep.sort(key=lambda r: (r[1]["mrr@10"], r[1]["hit@1"], r[1]["hit@5"]), reverse=True)
         print(f"\nfusion sweep ({len(sweep)} settings), best 10 by MRR@10:")
-        print(table([[*k, *(m[x] for x in METRICS)] for k, m in sweep[:10]],
-                    ["rrf_k", "dense_w", "lexical_w", "candidates", *METRICS]))  # fmt: skip
-        (rrf_k, dw, lw, cand), best = sweep[0]
+        head = ["fusion", "rrf_k", "dense_w", "lexical_w", "candidates", *METRICS]
+        print(table([[*k, *(m[x] for x in METRICS)] for k, m in sweep[:10]], head))
+        (fusion, rrf_k, dw, lw, cand), best = sweep[0]
         best_beats = all(best[x] >= max(de[x], bm[x]) for x in METRICS)
         best_line = (
-            f"; best sweep setting rrf_k={rrf_k} dense_weight={dw} lexical_weight={lw} "
+            f"; best sweep setting fusion={fusion} rrf_k={rrf_k} dense_weight={dw} "
+            f"lexical_weight={lw} "
             f"candidates={cand}: hit@1 {best['hit@1']:.3f} hit@5 {best['hit@5']:.3f} "
             f"MRR@10 {best['mrr@10']:.3f}, >= each half: {'yes' if best_beats else 'NO'}"
         )
 
     print(
-        f"SUMMARY retrieval debian-faq ({len(questions)} q): MRR@10 hybrid {hy['mrr@10']:.3f} "
+        f"SUMMARY retrieval {name} ({len(questions)} q): MRR@10 hybrid {hy['mrr@10']:.3f} "
         f"vs dense {de['mrr@10']:.3f} ({hy['mrr@10'] / max(de['mrr@10'], 1e-9):.2f}x) "
         f"vs BM25 {bm['mrr@10']:.3f} ({hy['mrr@10'] / max(bm['mrr@10'], 1e-9):.2f}x); "
         f"hit@1 {hy['hit@1']:.3f}/{de['hit@1']:.3f}/{bm['hit@1']:.3f}, "

@@ -68,9 +68,14 @@ class RetrieveSettings(Section):
     dense: bool = Field(True, description="use embedding (FAISS) search")
     lexical: bool = Field(True, description="use BM25 keyword search (over SQLite FTS5)")
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
-    rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion constant")
-    dense_weight: float = Field(1.0, ge=0, description="weight of the dense half in fusion")
-    lexical_weight: float = Field(0.5, ge=0, description="weight of the BM25 half in fusion")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="convex = weighted sum of each half's min-max-normalised scores; "
+        "rrf = reciprocal rank fusion",
+    )
+    dense_weight: float = Field(0.8, ge=0, description="weight of the dense half in fusion")
+    lexical_weight: float = Field(0.2, ge=0, description="weight of the BM25 half in fusion")
+    rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion constant (fusion: rrf)")
     mmr: bool = Field(False, description="re-rank for diversity (maximal marginal relevance)")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity")
 

@@ -39,7 +39,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "faq": {
         "ingest": {"chunk_tokens": 160},
-        "retrieve": {"top_k": 3, "lexical_weight": 1.0},
+        "retrieve": {"top_k": 3},
         "llm": {"temperature": 0.0, "max_tokens": 160},
         "chat": {
             "system_prompt": (

@@ -1,7 +1,9 @@
 """Hybrid retrieval: dense (FAISS) and lexical (BM25) results fused, optionally diversified.
 
 Dense search finds paraphrases; BM25 finds rare exact words (command names, error codes).
-Reciprocal rank fusion combines the two rankings without having to calibrate their scores.
+By default the two are fused by a convex combination of their min-max-normalised scores: unlike
+rank fusion it hears how sure each half is, so BM25's weak hits on a question it half-matches
+cannot push dense's clear answer down. Reciprocal rank fusion remains a setting.
 """
 
 from __future__ import annotations
@@ -38,12 +40,36 @@ def check_query(query: str) -> str:
     return query
 
 
-def rrf(rankings: list[tuple[list[int], float]], k: int) -> dict[int, float]:
+Ranking = list[tuple[int, float]]
+"""(chunk id, score) pairs, best first, as one half of the search returns them."""
+
+
+def rrf(rankings: list[tuple[Ranking, float]], k: int) -> dict[int, float]:
     """Reciprocal rank fusion: score(d) = sum over rankings of weight / (k + rank)."""
     fused: dict[int, float] = {}
-    for ids, weight in rankings:
-        for rank, cid in enumerate(ids, start=1):
+    for ranking, weight in rankings:
+        for rank, (cid, _) in enumerate(ranking, start=1):
             fused[cid] = fused.get(cid, 0.0) + weight / (k + rank)
+    return fused
+
+
+def convex(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
+    """Convex combination: score(d) = sum of weight * minmax(score), over the sum of weights.
+
+    Each half's scores are rescaled to [0, 1] over its own candidates, so its best hit scores 1
+    and its last 0; a chunk one half did not return scores 0 there. A half whose candidates all
+    score the same gives each of them 1. The fused score lies in [0, 1].
+    """
+    total = sum(w for _, w in rankings)
+    fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        if not ranking:
+            continue
+        scores = np.array([s for _, s in ranking], dtype=np.float64)
+        low, span = scores.min(), scores.max() - scores.min()
+        norm = (scores - low) / span if span > 0 else np.ones_like(scores)
+        for (cid, _), n in zip(ranking, norm, strict=True):
+            fused[cid] = fused.get(cid, 0.0) + weight / total * float(n)
     return fused
 
 
@@ -77,28 +103,30 @@ class Retriever:
             raise ChatforgeError(
                 "both retrieve.dense and retrieve.lexical are off; turn at least one on"
             )
+        if s.dense and s.lexical and s.dense_weight + s.lexical_weight <= 0:
+            raise ChatforgeError(
+                "retrieve.dense_weight and retrieve.lexical_weight are both 0; "
+                "give one of them a positive weight"
+            )
         k = k or s.top_k
         if k < 1:
             raise ChatforgeError(f"k must be at least 1 (got {k})")
         glob = filters.source if filters else None
         depth = max(s.candidates, k * 2)
-        rankings: list[tuple[list[int], float]] = []
+        rankings: list[tuple[Ranking, float]] = []
         qvec = None
-        dense: list[tuple[int, float]] = []
         if s.dense:
             qvec = self.embedder.encode_query(query)
-            dense = self.store.dense(qvec, depth, glob)
-            rankings.append(([i for i, _ in dense], s.dense_weight))
+            rankings.append((self.store.dense(qvec, depth, glob), s.dense_weight))
         if s.lexical:
             # After the embedding, not beside it: a third busy thread on a 2-core machine stalls
             # torch's own threads, which costs more than BM25 takes.
-            lexical = self.store.lexical(query, depth, glob)
-            rankings.append(([i for i, _ in lexical], s.lexical_weight))
+            rankings.append((self.store.lexical(query, depth, glob), s.lexical_weight))
         if len(rankings) == 1:
             # One half alone keeps its own scores (cosine or BM25), which mean something.
-            scored = dense if s.dense else lexical
+            scored = rankings[0][0]
         else:
-            fused = rrf(rankings, s.rrf_k)
+            fused = convex(rankings) if s.fusion == "convex" else rrf(rankings, s.rrf_k)
             scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         if s.mmr and qvec is not None and len(scored) > k:
             pool = scored[: max(k * 4, 20)]

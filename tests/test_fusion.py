@@ -1,0 +1,75 @@
+"""Fusing the dense and BM25 halves of a search: the arithmetic, then a real bot."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatforge.errors import ChatforgeError
+from chatforge.retrieve import convex, rrf
+
+DOCS = {
+    "donate.md": "# Donating equipment\n\nWe gladly take the desktops and laptops you no longer "
+    "use. Write to the hardware team and they will arrange shipping.\n",
+    "museum.md": "# Opening hours\n\nThe museum opens at nine. Its first room shows the town's "
+    "printing press, a loom and the oldest computer of the region, next to a collection of "
+    "coins.\n",
+    "laptop.md": "# Laptop battery\n\nTo make my battery last longer I dim the screen and give "
+    "the fan more room.\n",
+    "shop.md": "# Shop hours\n\nOur shop sells new phones. Open from nine to five; my colleagues "
+    "can give you a receipt.\n",
+}
+QUESTION = "can I give my old computer to you"
+
+
+def test_convex_rescales_each_half_and_weighs_them():
+    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]
+    lexical = [(3, 12.0), (2, 6.0)]
+    fused = convex([(dense, 0.8), (lexical, 0.2)])
+    # dense rescales to 1, .5, 0; BM25 to 1 (chunk 3), 0 (chunk 2); chunk 1 is not in BM25.
+    assert fused == pytest.approx({1: 0.8, 2: 0.4, 3: 0.2})
+
+
+def test_convex_gives_a_flat_half_full_marks_and_skips_an_empty_one():
+    fused = convex([([(7, 0.3), (8, 0.3)], 1.0), ([], 3.0)])
+    assert fused == pytest.approx({7: 0.25, 8: 0.25})
+
+
+def test_rrf_adds_weighted_reciprocal_ranks():
+    fused = rrf([([(1, 0.9), (2, 0.5)], 1.0), ([(2, 7.0)], 0.5)], k=10)
+    assert fused == pytest.approx({1: 1 / 11, 2: 1 / 12 + 0.5 / 11})
+
+
+@pytest.fixture
+def bot(make_bot, tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(corpus)
+    bot = make_bot()
+    bot.ingest(["."])
+    return bot
+
+
+def test_a_clear_dense_answer_that_bm25_misses_stays_first(bot):
+    """The answer shares no word with the question; BM25 ranks the museum first on "computer"
+    and also returns pages that match only the common word "give". Rank fusion counts those
+    ranks as evidence and drops the answer to last; the convex fusion hears that dense is sure
+    and BM25 is not."""
+    r = bot.settings.retrieve
+    r.lexical = False
+    assert bot.search(QUESTION, k=1)[0].source == "donate.md"
+    r.lexical, r.dense = True, False
+    assert "donate.md" not in [h.source for h in bot.search(QUESTION, k=4)]
+    r.dense = True
+    hits = bot.search(QUESTION, k=4)
+    assert hits[0].source == "donate.md"
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    r.fusion = "rrf"
+    assert bot.search(QUESTION, k=4)[0].source != "donate.md"
+
+
+def test_zero_weights_for_both_halves_are_refused(bot):
+    bot.settings.retrieve.dense_weight = bot.settings.retrieve.lexical_weight = 0
+    with pytest.raises(ChatforgeError, match="both 0"):
+        bot.search(QUESTION)
