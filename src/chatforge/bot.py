@@ -62,7 +62,9 @@ class Bot:
     @cached_property
     def embedder(self) -> Embedder:
         e = self.settings.embed
-        return Embedder(e.model, device=e.device, dtype=e.dtype, batch_size=e.batch_size)
+        return Embedder(
+            e.model, device=e.device, dtype=e.dtype, batch_size=e.batch_size, backend=e.backend
+        )
 
     @cached_property
     def store(self) -> SQLiteStore:

@@ -12,6 +12,9 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
+from tokenizers import Encoding
+
+from chatforge.embed import plain_tokenizer
 from chatforge.schema import Chunk, Document, Section
 
 _SEPARATORS = (
@@ -81,7 +84,7 @@ class Chunker:
     def __init__(self, tokenizer: Any, max_tokens: int, target_tokens: int = 200) -> None:
         if max_tokens < 4:
             raise ValueError(f"max_tokens must be at least 4, got {max_tokens}")
-        self.tokenizer = tokenizer
+        self.tokenizer = plain_tokenizer(tokenizer)
         self.max_tokens = max_tokens
         self.target_tokens = max(1, min(target_tokens, max_tokens))
 
@@ -97,7 +100,7 @@ class Chunker:
         encoded = self._encode([doc.text[s.start : s.end] for s in sections] + contexts)
         n = len(sections)
         by_trail = {
-            t: self._fit_context(c, encoded["offset_mapping"][n + k])
+            t: self._fit_context(c, encoded[n + k].offsets)
             for k, (t, c) in enumerate(zip(trails, contexts, strict=True))
         }
         plans: list[_Plan] = []
@@ -123,15 +126,8 @@ class Chunker:
             for p in plans
         ]
 
-    def _encode(self, texts: list[str], offsets: bool = True) -> Any:
-        return self.tokenizer(
-            texts,
-            add_special_tokens=False,
-            return_offsets_mapping=offsets,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            verbose=False,
-        )
+    def _encode(self, texts: list[str]) -> list[Encoding]:
+        return self.tokenizer.encode_batch(texts, add_special_tokens=False)
 
     def _fit_context(self, context: str, offsets: list[tuple[int, int]]) -> tuple[str, int]:
         """Cut the context to half the bound, so the text always keeps room beside it."""
@@ -139,7 +135,7 @@ class Chunker:
         count = len(offsets)
         while count > limit and keep > 0:
             context = context[: offsets[keep - 1][1]].rstrip()
-            count = len(self._encode([context], offsets=False)["input_ids"][0])
+            count = len(self._encode([context])[0].ids)
             keep -= 1
         return (context, count) if count <= limit else ("", 0)
 
@@ -152,7 +148,7 @@ class Chunker:
             joined = [
                 f"{plans[i].context}\n{text[plans[i].start : plans[i].end]}" for i in doubtful
             ]
-            sizes = [len(ids) for ids in self._encode(joined, offsets=False)["input_ids"]]
+            sizes = [len(e.ids) for e in self._encode(joined)]
             over = {
                 i: n - self.max_tokens
                 for i, n in zip(doubtful, sizes, strict=True)
@@ -202,9 +198,8 @@ def _join_context(title: str, trail: tuple[str, ...]) -> str:
     return " > ".join(parts)
 
 
-def _tokens_of(encoded: Any, i: int, base: int) -> _Tokens:
-    offsets = encoded["offset_mapping"][i]
-    return _Tokens([base + a for a, _ in offsets], encoded.word_ids(i))
+def _tokens_of(encoded: list[Encoding], i: int, base: int) -> _Tokens:
+    return _Tokens([base + a for a, _ in encoded[i].offsets], encoded[i].word_ids)
 
 
 def _split_span(

@@ -34,7 +34,7 @@ class SerialEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Tokens the model reads for `texts` (special tokens included, as OpenAI counts)."""
         with self.lock:
-            return sum(len(ids) for ids in self.inner.tokenizer(list(texts))["input_ids"])
+            return sum(len(e.ids) for e in self.inner.tokenizer.encode_batch(list(texts)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

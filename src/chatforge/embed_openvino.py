@@ -1,0 +1,147 @@
+"""Sentence embeddings on CPU with OpenVINO: the same model and vectors, without torch.
+
+On CPUs OpenVINO runs a BERT-style encoder faster than torch at the same precision (its
+attention kernels are the difference), and a process that only embeds never imports torch,
+which saves seconds at start and hundreds of MB. The sentence-transformers folder is converted
+once (that step needs torch) and the converted model is kept in chatforge's cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODULES = "sentence_transformers.models."
+POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
+PRECISIONS = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
+
+
+def available() -> bool:
+    """Whether the openvino package is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def unsupported(folder: str) -> str | None:
+    """Why this model folder cannot run on OpenVINO here, or None when it can.
+
+    Supported: a transformer followed by mean or CLS pooling and optional normalisation, the
+    layout of the common sentence-transformers models, with a fast tokenizer file.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return "not a local folder"
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        types = [m["type"].removeprefix(MODULES) for m in modules]
+        pooling = _pooling(root / next(m["path"] for m in modules if m["type"].endswith("Pooling")))
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        return f"no sentence-transformers layout ({e})"
+    if types[:2] != ["Transformer", "Pooling"] or types[2:] not in ([], ["Normalize"]):
+        return f"modules {types}; only Transformer, Pooling and Normalize are converted"
+    if pooling is None:
+        return "pooling other than mean or CLS"
+    if not (root / "tokenizer.json").is_file():
+        return "no tokenizer.json"
+    return None
+
+
+def _pooling(folder: Path) -> str | None:
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    modes = [name for key, name in POOLINGS.items() if config.get(key)]
+    others = [k for k, v in config.items() if k.startswith("pooling_mode") and v]
+    return modes[0] if len(modes) == 1 and len(others) == 1 else None
+
+
+def converted(folder: str, cache: Path) -> Path:
+    """The OpenVINO model of a sentence-transformers folder, converted on first use."""
+    import openvino as ov
+
+    root = Path(folder).resolve()
+    stamp = hashlib.sha256(f"{root}\n{ov.__version__}".encode())
+    for f in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")):
+        stat = f.stat()
+        stamp.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    dest = cache / "openvino" / f"{root.name}-{stamp.hexdigest()[:16]}"
+    if (dest / "model.xml").is_file():
+        return dest / "model.xml"
+    started = time.perf_counter()
+    import torch
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    model = transformers.AutoModel.from_pretrained(root, dtype=torch.float32).eval()
+    ids = torch.ones(2, 8, dtype=torch.long)
+    example = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "token_type_ids" in model.forward.__code__.co_varnames:
+        example["token_type_ids"] = torch.zeros_like(ids)
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing notes that shape checks become constants; none of them change an encoder.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        ov_model = ov.convert_model(model, example_input=example)
+    tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
+    ov.save_model(ov_model, tmp / "model.xml", compress_to_fp16=False)
+    try:
+        tmp.rename(dest)
+    except OSError:  # another process finished first; its copy is the same
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("converted %s for OpenVINO in %.1f s (once)", root.name, time.perf_counter() - started)
+    return dest / "model.xml"
+
+
+class OpenVINOEncoder:
+    """Tokenizes, runs the converted transformer and pools, as sentence-transformers does."""
+
+    def __init__(self, folder: str, dtype: str, cache: Path) -> None:
+        import openvino as ov
+        from tokenizers import Tokenizer
+
+        root = Path(folder)
+        st_config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_seq_length = int(st_config["max_seq_length"])
+        pooling_dir = next(p for p in sorted(root.glob("*_Pooling")) if p.is_dir())
+        self.pooling = _pooling(pooling_dir)
+        self.dim = int(
+            json.loads((pooling_dir / "config.json").read_text())["word_embedding_dimension"]
+        )
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        model = ov.Core().compile_model(
+            converted(folder, cache),
+            "CPU",
+            {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": PRECISIONS[dtype]},
+        )
+        self.model = model
+        self.inputs = {i.get_any_name() for i in model.inputs}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Pooled float32 vectors of one batch, not normalised."""
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        # A request of its own per call: the compiled model's shared one is not thread-safe.
+        hidden = self.model.create_infer_request().infer(feeds)[0]
+        if self.pooling == "cls":
+            return np.ascontiguousarray(hidden[:, 0], dtype=np.float32)
+        weights = mask[:, :, None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / weights.sum(axis=1).clip(min=1e-9)
