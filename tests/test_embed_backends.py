@@ -87,3 +87,24 @@ def test_a_model_openvino_is_not_given_is_refused_or_left_to_torch(tmp_path):
         Embedder(str(folder), backend="openvino")
     assert Embedder(str(folder)).backend == "torch"
     assert unsupported(str(tmp_path / "missing")) == "not a local folder"
+
+
+def test_batches_are_cut_by_token_count_and_vectors_keep_the_input_order(embedder, monkeypatch):
+    """Characters mislead: a long common word is few tokens, single letters are one each."""
+    texts = [
+        "internationalization " * 3,
+        "a b c d e f g h i j k l m n o",
+        "hello",
+        "1 2 3 4 5 6 7 8 9 10 11 12",
+    ]
+    tokens = [len(embedder.tokenizer.encode(t).ids) for t in texts]
+    alone = np.stack([embedder.encode([t])[0] for t in texts])
+    batches = []
+    forward = embedder._forward
+    monkeypatch.setattr(embedder, "batch_size", 2)
+    monkeypatch.setattr(embedder, "_forward", lambda b: batches.append(b) or forward(b))
+    together = embedder.encode(texts)
+    by_tokens = [t for _, t in sorted(zip(tokens, texts, strict=True), key=lambda p: -p[0])]
+    by_chars = sorted(texts, key=len, reverse=True)
+    assert batches == [by_tokens[:2], by_tokens[2:]] != [by_chars[:2], by_chars[2:]]
+    assert (together * alone).sum(axis=1).min() > 0.9999
