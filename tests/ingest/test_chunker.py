@@ -69,6 +69,19 @@ def test_context_joins_title_and_trail_without_duplicate(tokenizer: Any) -> None
     assert Chunker(tokenizer, 64).split(other)[0].context == "Handbook > Guide"
 
 
+def test_a_page_title_that_is_its_first_heading_plus_the_site_name_is_left_out(tokenizer):
+    text = "csv — CSV File Reading\n\nThe csv module reads and writes tabular data."
+    site = "csv — CSV File Reading — Python 3.11 documentation"
+    trail = ("csv — CSV File Reading", "Module Contents")
+    page = Document("csv.html", text, site, [Section(0, len(text), trail)])
+    assert (
+        Chunker(tokenizer, 64).split(page)[0].context == "csv — CSV File Reading > Module Contents"
+    )
+    # A title that merely begins with the heading's letters is a different name: it stays.
+    book = Document("g.md", text, "Guidebook", [Section(0, len(text), ("Guide",))])
+    assert Chunker(tokenizer, 64).split(book)[0].context == "Guidebook > Guide"
+
+
 def paragraph(i: int) -> str:
     return " ".join(f"Paragraph {i} sentence {j} explains one small detail." for j in range(4))
 

@@ -190,12 +190,24 @@ class Chunker:
 
 
 def _join_context(title: str, trail: tuple[str, ...]) -> str:
-    """The "Title > H1 > H2" line, without repeating a title the trail already starts with."""
+    """The "Title > H1 > H2" line, without a title the first heading already names.
+
+    A web page's title is often its first heading plus the site's name ("csv — CSV File Reading
+    — Python 3.11 documentation"); that heading is kept and the site's name, the same in every
+    chunk of the site, is not embedded again and again.
+    """
     parts = [p.strip() for p in trail if p.strip()]
     title = title.strip()
-    if title and not (parts and parts[0].casefold() == title.casefold()):
+    if title and not (parts and _names(title, parts[0])):
         parts.insert(0, title)
     return " > ".join(parts)
+
+
+def _names(title: str, heading: str) -> bool:
+    """Whether `title` is `heading`, or `heading` followed by a separator and more."""
+    title, heading = title.casefold(), heading.casefold()
+    rest = title.removeprefix(heading)
+    return rest != title and (not rest or not rest[0].isalnum())
 
 
 def _tokens_of(encoded: list[Encoding], i: int, base: int) -> _Tokens:
