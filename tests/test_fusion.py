@@ -21,17 +21,26 @@ DOCS = {
 QUESTION = "can I give my old computer to you"
 
 
-def test_convex_rescales_each_half_and_weighs_them():
-    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]
+def test_convex_rescales_each_half_by_its_best_and_weighs_them():
+    dense = [(1, 0.8), (2, 0.4), (3, -0.2)]
     lexical = [(3, 12.0), (2, 6.0)]
     fused = convex([(dense, 0.8), (lexical, 0.2)])
-    # dense rescales to 1, .5, 0; BM25 to 1 (chunk 3), 0 (chunk 2); chunk 1 is not in BM25.
-    assert fused == pytest.approx({1: 0.8, 2: 0.4, 3: 0.2})
+    # dense rescales to 1, .5 and 0 (a negative cosine counts as 0); BM25 to 1 (chunk 3) and
+    # .5 (chunk 2); chunk 1 is not in BM25's list.
+    assert fused == pytest.approx({1: 0.8, 2: 0.5, 3: 0.2})
 
 
-def test_convex_gives_a_flat_half_full_marks_and_skips_an_empty_one():
-    fused = convex([([(7, 0.3), (8, 0.3)], 1.0), ([], 3.0)])
-    assert fused == pytest.approx({7: 0.25, 8: 0.25})
+def test_convex_keeps_the_scale_wherever_a_half_is_cut():
+    dense = [(1, 0.9), (2, 0.6), (3, 0.3), (4, 0.1)]
+    lexical = [(2, 5.0)]
+    whole = convex([(dense, 0.8), (lexical, 0.2)])
+    cut = convex([(dense[:2], 0.8), (lexical, 0.2)])
+    assert cut == pytest.approx({k: whole[k] for k in (1, 2)})
+
+
+def test_convex_skips_an_empty_half_or_one_with_nothing_above_zero():
+    fused = convex([([(7, 0.3), (8, 0.15)], 1.0), ([], 3.0), ([(9, 0.0)], 1.0)])
+    assert fused == pytest.approx({7: 0.2, 8: 0.1})
 
 
 def test_rrf_adds_weighted_reciprocal_ranks():

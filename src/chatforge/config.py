@@ -74,7 +74,7 @@ class RetrieveSettings(Section):
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
     fusion: Literal["convex", "rrf"] = Field(
         "convex",
-        description="convex = weighted sum of each half's min-max-normalised scores; "
+        description="convex = weighted sum of each half's scores over its best score; "
         "rrf = reciprocal rank fusion",
     )
     dense_weight: float = Field(0.8, ge=0, description="weight of the dense half in fusion")

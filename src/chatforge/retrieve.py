@@ -1,9 +1,9 @@
 """Hybrid retrieval: dense (FAISS) and lexical (BM25) results fused, optionally diversified.
 
 Dense search finds paraphrases; BM25 finds rare exact words (command names, error codes).
-By default the two are fused by a convex combination of their min-max-normalised scores: unlike
-rank fusion it hears how sure each half is, so BM25's weak hits on a question it half-matches
-cannot push dense's clear answer down. Reciprocal rank fusion remains a setting.
+By default the two are fused by a convex combination of their scores, each rescaled by its best:
+unlike rank fusion it hears how sure each half is, so BM25's weak hits on a question it
+half-matches cannot push dense's clear answer down. Reciprocal rank fusion remains a setting.
 """
 
 from __future__ import annotations
@@ -54,22 +54,21 @@ def rrf(rankings: list[tuple[Ranking, float]], k: int) -> dict[int, float]:
 
 
 def convex(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
-    """Convex combination: score(d) = sum of weight * minmax(score), over the sum of weights.
+    """Convex combination: score(d) = sum of weight * score / best score, over the weights' sum.
 
-    Each half's scores are rescaled to [0, 1] over its own candidates, so its best hit scores 1
-    and its last 0; a chunk one half did not return scores 0 there. A half whose candidates all
-    score the same gives each of them 1. The fused score lies in [0, 1].
+    Each half's scores are rescaled by its best one, from a floor of 0 (a cosine below 0 counts
+    as 0; BM25 is never negative), so its best hit scores 1 and how far the others trail it is
+    kept. Where a half's list is cut does not move the scale, unlike min-max rescaling. A chunk
+    one half did not return scores 0 there. The fused score lies in [0, 1].
     """
     total = sum(w for _, w in rankings)
     fused: dict[int, float] = {}
     for ranking, weight in rankings:
-        if not ranking:
+        best = max((s for _, s in ranking), default=0.0)
+        if best <= 0:
             continue
-        scores = np.array([s for _, s in ranking], dtype=np.float64)
-        low, span = scores.min(), scores.max() - scores.min()
-        norm = (scores - low) / span if span > 0 else np.ones_like(scores)
-        for (cid, _), n in zip(ranking, norm, strict=True):
-            fused[cid] = fused.get(cid, 0.0) + weight / total * float(n)
+        for cid, s in ranking:
+            fused[cid] = fused.get(cid, 0.0) + weight / total * max(s, 0.0) / best
     return fused
 
 
