@@ -8,7 +8,7 @@ import pytest
 
 from chatforge.errors import ModelError
 from chatforge.llm import open_llm
-from chatforge.llm.batch import BatchEngine
+from chatforge.llm.batch import CELLS_PER_SLOT, BatchEngine
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -72,7 +72,7 @@ def test_a_request_waits_for_room_in_the_kv_cache_then_runs(llm_cache):
     """Two prompts of 300 cells each in a 512-cell context: the second waits for the first."""
     from chatforge.llm import resolve_builtin
 
-    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2)
+    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2, cells=512)
     try:
         prompt = [1] + [28] * 250
         opts = {"max_tokens": 50, "temperature": 0.0, "top_p": 1.0, "seed": 0}
@@ -145,13 +145,13 @@ def test_cached_prompts_make_way_when_the_kv_cache_is_full(llm_cache):
     next evicts it rather than wait for ever; the cache never promises more cells than exist."""
     from chatforge.llm import resolve_builtin
 
-    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2)
+    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2, cells=512)
     opts = {"max_tokens": 20, "temperature": 0.0, "top_p": 1.0, "seed": 0, "repeat_penalty": 1.0}
     try:
         for i in range(5):
             prompt = [1, *range(1000 + 400 * i, 1300 + 400 * i)]
             assert 0 < len(list(engine.tokens(prompt, **opts))) <= 20
-            assert engine._used() <= engine.n_ctx
+            assert engine._used() <= engine.cells
         assert engine.reused == 0
         assert len(engine._cache) == 1  # only the last fits beside the next prompt's room
     finally:
@@ -186,5 +186,28 @@ def test_with_the_prompt_cache_off_every_prompt_is_read_whole(llm_cache):
         for _ in range(2):
             assert list(engine.tokens(prompt, **opts))
         assert engine.reused == 0 and not engine._cache
+    finally:
+        engine.close()
+
+
+def test_the_kv_pool_grows_with_the_slots_but_one_sequence_keeps_the_window(llm_cache):
+    """Eight 1,000-token prompts fit side by side in a 4-slot pool, though the window is 1,024:
+    the pool is what the slots share, the window what one prompt and its answer may take."""
+    from chatforge.llm import resolve_builtin
+
+    engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=1024, slots=4)
+    opts = {"temperature": 0.0, "top_p": 1.0, "seed": 0, "repeat_penalty": 1.0}
+    try:
+        assert engine.cells == 4 * CELLS_PER_SLOT
+        streams = [
+            engine.tokens([1, *range(2000 * i, 2000 * i + 900)], max_tokens=8, **opts)
+            for i in range(4)
+        ]
+        firsts = [next(s) for s in streams]  # all four admitted: none waits for another
+        assert len(firsts) == 4 and engine.busiest == 4
+        for s in streams:
+            s.close()
+        with pytest.raises(ModelError, match="exceeds the 1024-token context"):
+            list(engine.tokens([1] * 1000, max_tokens=100, **opts))
     finally:
         engine.close()

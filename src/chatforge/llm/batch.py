@@ -38,6 +38,12 @@ PENALTY_LAST_N = 64
 _END = object()
 
 
+CELLS_PER_SLOT = 1024
+"""KV cells the pool holds per slot at least: a retrieval prompt (about 500 tokens), its answer
+and its cached copy. With 8 slots and a pool of only the 4096-token window, admitting answers
+evicted the cached prompts, and serving fell to half its speed (bench/serve.py)."""
+
+
 @dataclass
 class _Sequence:
     prompt: list[int]
@@ -91,13 +97,17 @@ class BatchEngine:
         n_batch: int = 512,
         n_gpu_layers: int = -1,
         prompt_cache: bool = True,
+        cells: int | None = None,
     ) -> None:
+        """`n_ctx` bounds one sequence; `cells` is the KV pool that all of them share (default
+        the larger of `n_ctx` and CELLS_PER_SLOT per slot)."""
         import llama_cpp as lc
 
         self._lc = lc
         self.slots = slots
         self.prompt_cache = prompt_cache
         self.n_ctx = n_ctx
+        self.cells = cells or max(n_ctx, slots * CELLS_PER_SLOT)
         self.n_batch = n_batch
         threads = os.cpu_count() or 1
         mparams = lc.llama_model_default_params()
@@ -106,7 +116,7 @@ class BatchEngine:
         if not self._model:
             raise ModelError(f"cannot load {path} with llama.cpp; is it a complete GGUF file?")
         cparams = lc.llama_context_default_params()
-        cparams.n_ctx = n_ctx
+        cparams.n_ctx = self.cells
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = 2 * slots  # the answers being written and the cached prompts
         cparams.n_threads = cparams.n_threads_batch = threads
@@ -117,7 +127,7 @@ class BatchEngine:
         self._ctx = lc.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             lc.llama_model_free(self._model)
-            raise ModelError(f"llama.cpp could not make a {n_ctx}-token context for {path}")
+            raise ModelError(f"llama.cpp could not make a {self.cells}-cell KV cache for {path}")
         self._vocab = lc.llama_model_get_vocab(self._model)
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
         self._memory = lc.llama_get_memory(self._ctx)
@@ -230,12 +240,12 @@ class BatchEngine:
                 seq.out.put(_END)
                 continue
             source, shared = self._best_prefix(seq.prompt)
-            while self._used() + seq.cells - shared > self.n_ctx and self._evict(keep=source):
+            while self._used() + seq.cells - shared > self.cells and self._evict(keep=source):
                 pass
-            if source is not None and self._used() + seq.cells - shared > self.n_ctx:
+            if source is not None and self._used() + seq.cells - shared > self.cells:
                 self._drop(source)
                 source, shared = None, 0
-            if self._used() + seq.cells - shared > self.n_ctx:
+            if self._used() + seq.cells - shared > self.cells:
                 break  # the next in line waits for room; nobody overtakes it
             self._waiting.popleft()
             seq.seq_id = self._free_ids.pop()
