@@ -44,9 +44,9 @@ def unsupported(folder: str) -> str | None:
     if not root.is_dir():
         return "not a local folder"
     try:
-        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        modules = _modules(root)
         types = [m["type"].removeprefix(MODULES) for m in modules]
-        pooling = _pooling(root / next(m["path"] for m in modules if m["type"].endswith("Pooling")))
+        pooling = _pooling(_pooling_dir(root))
     except (OSError, ValueError, KeyError, StopIteration) as e:
         return f"no sentence-transformers layout ({e})"
     if types[:2] != ["Transformer", "Pooling"] or types[2:] not in ([], ["Normalize"]):
@@ -58,6 +58,14 @@ def unsupported(folder: str) -> str | None:
     return None
 
 
+def _modules(root: Path) -> list[dict[str, Any]]:
+    return json.loads((root / "modules.json").read_text(encoding="utf-8"))
+
+
+def _pooling_dir(root: Path) -> Path:
+    return root / next(m["path"] for m in _modules(root) if m["type"].endswith("Pooling"))
+
+
 def _pooling(folder: Path) -> str | None:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     modes = [name for key, name in POOLINGS.items() if config.get(key)]
@@ -66,7 +74,11 @@ def _pooling(folder: Path) -> str | None:
 
 
 def converted(folder: str, cache: Path) -> Path:
-    """The OpenVINO model of a sentence-transformers folder, converted on first use."""
+    """The OpenVINO model of a sentence-transformers folder, converted on first use.
+
+    Its inputs are the token ids and the attention mask; token type ids are left to the model's
+    default, all zeros, which is what sentence-transformers sends for one sentence.
+    """
     import openvino as ov
 
     root = Path(folder).resolve()
@@ -85,8 +97,6 @@ def converted(folder: str, cache: Path) -> Path:
     model = transformers.AutoModel.from_pretrained(root, dtype=torch.float32).eval()
     ids = torch.ones(2, 8, dtype=torch.long)
     example = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-    if "token_type_ids" in model.forward.__code__.co_varnames:
-        example["token_type_ids"] = torch.zeros_like(ids)
     with torch.no_grad(), warnings.catch_warnings():
         # Tracing notes that shape checks become constants; none of them change an encoder.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -111,7 +121,7 @@ class OpenVINOEncoder:
         root = Path(folder)
         st_config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(st_config["max_seq_length"])
-        pooling_dir = next(p for p in sorted(root.glob("*_Pooling")) if p.is_dir())
+        pooling_dir = _pooling_dir(root)
         self.pooling = _pooling(pooling_dir)
         self.dim = int(
             json.loads((pooling_dir / "config.json").read_text())["word_embedding_dimension"]
@@ -119,13 +129,11 @@ class OpenVINOEncoder:
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_seq_length)
-        model = ov.Core().compile_model(
+        self.model = ov.Core().compile_model(
             converted(folder, cache),
             "CPU",
             {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": PRECISIONS[dtype]},
         )
-        self.model = model
-        self.inputs = {i.get_any_name() for i in model.inputs}
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Pooled float32 vectors of one batch, not normalised."""
@@ -136,11 +144,9 @@ class OpenVINOEncoder:
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
             mask[row, : len(e.ids)] = 1
-        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self.inputs:
-            feeds["token_type_ids"] = np.zeros_like(ids)
         # A request of its own per call: the compiled model's shared one is not thread-safe.
-        hidden = self.model.create_infer_request().infer(feeds)[0]
+        request = self.model.create_infer_request()
+        hidden = request.infer({"input_ids": ids, "attention_mask": mask})[0]
         if self.pooling == "cls":
             return np.ascontiguousarray(hidden[:, 0], dtype=np.float32)
         weights = mask[:, :, None].astype(np.float32)
