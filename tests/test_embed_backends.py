@@ -102,7 +102,7 @@ def test_batches_are_cut_by_token_count_and_vectors_keep_the_input_order(embedde
     batches = []
     forward = embedder._forward
     monkeypatch.setattr(embedder, "batch_size", 2)
-    monkeypatch.setattr(embedder, "_forward", lambda b: batches.append(b) or forward(b))
+    monkeypatch.setattr(embedder, "_forward", lambda b, *t: batches.append(b) or forward(b, *t))
     together = embedder.encode(texts)
     by_tokens = [t for _, t in sorted(zip(tokens, texts, strict=True), key=lambda p: -p[0])]
     by_chars = sorted(texts, key=len, reverse=True)

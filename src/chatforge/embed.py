@@ -20,7 +20,7 @@ from chatforge.errors import ModelError
 from chatforge.models import resolve_embedder
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,10 @@ class Embedder:
         """Longest input in tokens, special tokens excluded: longer text would be truncated."""
         return int(self.model.max_seq_length) - 2
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        if self.backend == "openvino":
-            return self.model.encode(texts)
+    def _forward(self, texts: list[str], encodings: list[Encoding] | None) -> np.ndarray:
+        """One batch through the model; OpenVINO takes the texts already tokenized."""
+        if encodings is not None:
+            return self.model.run(encodings)
         return self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -203,15 +204,22 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) > self.batch_size:
-            sizes = [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+        texts = list(texts)
+        encodings = None
+        if self.backend == "openvino":  # tokenized once, for the order and for the model
+            encodings = self.model.tokenize(texts)
+            sizes = [len(e.ids) for e in encodings]
+        elif len(texts) > self.batch_size:
+            sizes = [len(e.ids) for e in self.tokenizer.encode_batch(texts)]
         else:
             sizes = [len(t) for t in texts]  # one batch: its order does not matter
         order = np.argsort([-n for n in sizes], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
             idx = order[i : i + self.batch_size]
-            out[idx] = self._forward([texts[j] for j in idx]).astype(np.float32, copy=False)
+            batch = [texts[j] for j in idx]
+            tokens = None if encodings is None else [encodings[j] for j in idx]
+            out[idx] = self._forward(batch, tokens).astype(np.float32, copy=False)
             if progress is not None:
                 progress(len(idx))
         # Normalised here, in float32: a model's own Normalize layer works in its dtype, where

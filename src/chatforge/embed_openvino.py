@@ -16,9 +16,12 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +138,14 @@ class OpenVINOEncoder:
             {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": PRECISIONS[dtype]},
         )
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Pooled float32 vectors of one batch, not normalised."""
-        encodings = self.tokenizer.encode_batch(texts)
+    def tokenize(self, texts: list[str]) -> list[Encoding]:
+        """The texts as the model reads them: special tokens added, cut at max_seq_length."""
+        return self.tokenizer.encode_batch(texts)
+
+    def run(self, encodings: list[Encoding]) -> np.ndarray:
+        """Pooled float32 vectors of one batch of tokenized texts, not normalised."""
         width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
