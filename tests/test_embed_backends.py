@@ -102,9 +102,32 @@ def test_batches_are_cut_by_token_count_and_vectors_keep_the_input_order(embedde
     batches = []
     forward = embedder._forward
     monkeypatch.setattr(embedder, "batch_size", 2)
-    monkeypatch.setattr(embedder, "_forward", lambda b, *t: batches.append(b) or forward(b, *t))
+    monkeypatch.setattr(embedder, "_forward", lambda b, *t: batches.extend(b) or forward(b, *t))
     together = embedder.encode(texts)
     by_tokens = [t for _, t in sorted(zip(tokens, texts, strict=True), key=lambda p: -p[0])]
     by_chars = sorted(texts, key=len, reverse=True)
     assert batches == [by_tokens[:2], by_tokens[2:]] != [by_chars[:2], by_chars[2:]]
     assert (together * alone).sum(axis=1).min() > 0.9999
+
+
+def test_bulk_runs_a_batch_per_cpu_stream_and_gives_the_same_vectors(openvino, monkeypatch):
+    """Bulk batches are cut to batch_size/streams texts and run in OpenVINO's THROUGHPUT mode."""
+    texts = [f"{w} " * (3 * i + 1) for i, w in enumerate("apple river cloud stone music".split())]
+    texts += ["How do I change the port?", "a", "Zebras migrate every year."]
+    monkeypatch.setattr(openvino, "batch_size", 4)
+    one_by_one = np.stack([openvino.encode([t])[0] for t in texts])
+    runs = []
+    run = openvino.model.run
+    monkeypatch.setattr(
+        openvino.model,
+        "run",
+        lambda b, bulk: runs.append(([len(x) for x in b], bulk)) or run(b, bulk),
+    )
+    vectors = openvino.encode(texts, bulk=True)
+    streams = openvino.model.streams(bulk=True)
+    size = -(-4 // streams)
+    assert runs == [
+        ([size] * (len(texts) // size) + [len(texts) % size] * bool(len(texts) % size), True)
+    ]
+    assert (vectors * one_by_one).sum(axis=1).min() > 0.9999
+    assert "THROUGHPUT" in openvino.model._compiled

@@ -197,7 +197,7 @@ class Bot:
             todo = self.store.chunks_to_embed()
             for i in range(0, len(todo), 2048):
                 part = todo[i : i + 2048]
-                vecs = self.embedder.encode([t for _, t in part])
+                vecs = self.embedder.encode([t for _, t in part], bulk=True)
                 self.store.add_vectors(dict(zip([h for h, _ in part], vecs, strict=True)))
         else:
             self.store.check_model()

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -184,23 +184,30 @@ class Embedder:
         """Longest input in tokens, special tokens excluded: longer text would be truncated."""
         return int(self.model.max_seq_length) - 2
 
-    def _forward(self, texts: list[str], encodings: list[Encoding] | None) -> np.ndarray:
-        """One batch through the model; OpenVINO takes the texts already tokenized."""
+    def _forward(
+        self, batches: list[list[str]], encodings: list[list[Encoding]] | None, bulk: bool
+    ) -> Iterator[np.ndarray]:
+        """Each batch through the model, in order; OpenVINO takes the texts already tokenized."""
         if encodings is not None:
-            return self.model.run(encodings)
-        return self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=False,  # once in `encode`, in float32
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+            yield from self.model.run(encodings, bulk)
+            return
+        for batch in batches:
+            yield self.model.encode(
+                batch,
+                batch_size=self.batch_size,
+                normalize_embeddings=False,  # once in `encode`, in float32
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
 
-    def encode(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Any = None, bulk: bool = False) -> np.ndarray:
         """Embed texts in batches sorted by token count; `progress(n)` is called after each batch.
 
         Sorted by tokens, not characters: a batch is padded to its longest text, and ordering by
-        characters left a quarter of the tokens computed on ingest as padding.
+        characters left a quarter of the tokens computed on ingest as padding. `bulk` is for
+        many texts whose total time matters more than this call's (ingest, re-embed): OpenVINO
+        then runs a batch per CPU stream, each batch_size/streams texts, so that as many tokens
+        are in memory at once as in one batch.
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -214,12 +221,15 @@ class Embedder:
         else:
             sizes = [len(t) for t in texts]  # one batch: its order does not matter
         order = np.argsort([-n for n in sizes], kind="stable")
+        size = self.batch_size
+        if bulk and encodings is not None:
+            size = -(-size // self.model.streams(bulk))
+        cuts = [order[i : i + size] for i in range(0, len(texts), size)]
+        batches = [[texts[j] for j in idx] for idx in cuts]
+        tokens = None if encodings is None else [[encodings[j] for j in idx] for idx in cuts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i in range(0, len(texts), self.batch_size):
-            idx = order[i : i + self.batch_size]
-            batch = [texts[j] for j in idx]
-            tokens = None if encodings is None else [encodings[j] for j in idx]
-            out[idx] = self._forward(batch, tokens).astype(np.float32, copy=False)
+        for idx, vectors in zip(cuts, self._forward(batches, tokens, bulk), strict=True):
+            out[idx] = vectors
             if progress is not None:
                 progress(len(idx))
         # Normalised here, in float32: a model's own Normalize layer works in its dtype, where

@@ -269,7 +269,7 @@ class Ingestor:
         missing = sorted(self.store.missing_vectors(texts))
         vectors: dict[str, np.ndarray] = {}
         if missing:
-            embedded = self.embedder.encode([texts[h] for h in missing])
+            embedded = self.embedder.encode([texts[h] for h in missing], bulk=True)
             vectors = dict(zip(missing, embedded, strict=True))
             report.chunks_embedded += len(missing)
         for p in batch:
@@ -282,9 +282,7 @@ class Ingestor:
                 {h: v for h, v in vectors.items() if h in needed},
                 self.signature,
             )
-            report.files.append(
-                FileResult(p.candidate.source, "ingested", "", len(p.documents), n)
-            )
+            report.files.append(FileResult(p.candidate.source, "ingested", "", len(p.documents), n))
             if self.progress:
                 self.progress.advance(files=1, chunks=n)
 

@@ -23,9 +23,9 @@ class SerialEmbedder:
         self.inner = inner
         self.lock = threading.RLock()
 
-    def encode(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Any = None, bulk: bool = False) -> np.ndarray:
         with self.lock:
-            return self.inner.encode(texts, progress)
+            return self.inner.encode(texts, progress, bulk)
 
     def encode_query(self, text: str) -> np.ndarray:
         with self.lock:
