@@ -664,3 +664,14 @@ def test_undecodable_bytes_are_refused(tmp_path: Path) -> None:
 def test_upper_case_extension_dispatches(tmp_path: Path) -> None:
     doc = load_one(write(tmp_path, "README.MARKDOWN", "# Read me\n\nPlease.\n"))
     assert doc.title == "Read me"
+
+
+def test_inline_markup_in_a_heading_adds_no_space(tmp_path: Path) -> None:
+    """A heading's words are kept as written, so a page title that repeats them can be seen."""
+    page = (
+        "<html><head><title>Utilities for with-statement contexts</title></head><body>"
+        "<h1>Utilities for <code>with</code>-statement <em>contexts</em></h1><p>Body.</p>"
+        "</body></html>"
+    )
+    doc = load_one(write(tmp_path, "ctx.html", page))
+    assert list(by_trail(doc)) == [("Utilities for with-statement contexts",)]

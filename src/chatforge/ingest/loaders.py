@@ -535,7 +535,9 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _words(el: Any) -> str:
-    return " ".join(" ".join(el.itertext()).split())
+    """The element's text with its whitespace collapsed; inline markup adds no space, so
+    `<code>with</code>-statement` stays "with-statement"."""
+    return " ".join("".join(el.itertext()).split())
 
 
 def _html_title(page: Any) -> str | None:
