@@ -39,7 +39,10 @@ class EmbedSettings(Section):
         "auto", description="auto = bfloat16 where the CPU/GPU runs it natively, else float32"
     )
     batch_size: int = Field(
-        32, ge=1, description="texts per forward pass (larger is faster but needs more memory)"
+        32,
+        ge=1,
+        description="texts embedded at once (larger is faster but needs more memory); "
+        "an ingest on OpenVINO shares them out over the CPU's streams",
     )
 
 
