@@ -193,3 +193,79 @@ def test_recurring_passage_sentences_reach_the_model_once(embedder, monkeypatch)
     again = embedder.encode_recurring([texts[1], new, new, texts[0]])
     assert embedded == [[new]]
     assert np.allclose(again[[0, 3]], first[[1, 0]]) and np.allclose(again[1], again[2])
+
+
+def many_notes(folder, n: int) -> None:
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"note{i:03}.md").write_text(f"# Note {i}\n\nThe number {i} is written here.\n")
+
+
+def test_the_next_files_are_read_while_a_group_is_embedded(make_bot, tmp_path, monkeypatch):
+    """The embedding of the first group waits until the reader has read a file of the second."""
+    import threading
+
+    import chatforge.ingest.pipeline as pipeline
+
+    many_notes(tmp_path / "notes", 12)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "FILE_GROUP", 4)
+    bot = make_bot()
+    read_ahead = threading.Event()
+    prepare = pipeline.Ingestor._prepare
+
+    def spy(self, cand, known):
+        if cand.source == "notes/note004.md":
+            read_ahead.set()
+        return prepare(self, cand, known)
+
+    encode = bot.embedder.encode
+    waited = []
+
+    def slow_encode(texts, progress=None, bulk=False):
+        waited.append(read_ahead.wait(timeout=30))
+        return encode(texts, progress, bulk)
+
+    monkeypatch.setattr(pipeline.Ingestor, "_prepare", spy)
+    monkeypatch.setattr(bot.embedder, "encode", slow_encode)
+    report = bot.ingest(["notes"])
+    assert waited[0] is True and len(waited) == 3
+    assert [f.path for f in report.files] == [f"notes/note{i:03}.md" for i in range(12)]
+    assert report.totals["ingested"] == 12
+
+
+def test_a_failed_embedding_stops_the_reader_and_stores_nothing(make_bot, tmp_path, monkeypatch):
+    """The embedding fails while the reader is inside a long second group: it reads no further
+    than a few files, rather than the whole group, and no file is stored."""
+    import threading
+    import time
+
+    import chatforge.ingest.pipeline as pipeline
+
+    many_notes(tmp_path / "notes", 200)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "FILE_GROUP", 1)  # the first group is the first file...
+    bot = make_bot()
+    read = []
+    reading_on = threading.Event()
+    prepare = pipeline.Ingestor._prepare
+
+    def spy(self, cand, known):
+        read.append(cand.source)
+        if len(read) == 2:
+            monkeypatch.setattr(pipeline, "FILE_GROUP", 1000)  # ...the second, all the others
+        if len(read) == 5:
+            reading_on.set()
+        time.sleep(0.005)
+        return prepare(self, cand, known)
+
+    def broken(texts, progress=None, bulk=False):
+        reading_on.wait(timeout=30)
+        raise RuntimeError("the model fell over")
+
+    monkeypatch.setattr(pipeline.Ingestor, "_prepare", spy)
+    monkeypatch.setattr(bot.embedder, "encode", broken)
+    with pytest.raises(RuntimeError, match="fell over"):
+        bot.ingest(["notes"])
+    assert 5 <= len(read) < 100
+    assert bot.sources() == []

@@ -12,8 +12,10 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +34,7 @@ from chatforge.store.sqlite import SQLiteStore
 log = logging.getLogger("chatforge.ingest")
 
 EMBED_GROUP = 512  # chunks gathered across files before one embedding call
+FILE_GROUP = 64  # or files, whichever comes first
 
 
 class Progress(Protocol):
@@ -183,20 +186,18 @@ class Ingestor:
         known = self.store.file_versions()
         if self.progress:
             self.progress.start(len(candidates))
-        pending: list[Prepared] = []
-        pending_chunks = 0
-        for cand in candidates:
-            prepared = self._prepare(cand, known, report)
-            if self.progress and prepared is None:
-                self.progress.advance(files=1)
-            if prepared is None:
-                continue
-            pending.append(prepared)
-            pending_chunks += sum(len(c) for _, c, _ in prepared.documents)
-            if pending_chunks >= EMBED_GROUP:
-                self._flush(pending, report)
-                pending, pending_chunks = [], 0
-        self._flush(pending, report)
+        stop = threading.Event()
+        groups = self._groups(candidates, known, stop)
+        # The next group's files are read and chunked while this group is embedded: on its own,
+        # parsing runs one thread of Python and leaves the other cores idle.
+        with ThreadPoolExecutor(1, thread_name_prefix="chatforge-read") as reader:
+            try:
+                ahead = reader.submit(next, groups, None)
+                while (group := ahead.result()) is not None:
+                    ahead = reader.submit(next, groups, None)
+                    self._flush(group, report)
+            finally:
+                stop.set()  # an interrupted ingest does not wait for the rest to be read
         if prune:
             self._prune(paths, {c.source for c in candidates}, report)
         with self.store.transaction():
@@ -208,12 +209,28 @@ class Ingestor:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _prepare(
-        self,
-        cand: Candidate,
-        known: dict[str, tuple[str, str]],
-        report: IngestReport,
-    ) -> Prepared | None:
+    def _groups(
+        self, candidates: list[Candidate], known: dict[str, tuple[str, str]], stop: threading.Event
+    ) -> Iterator[list[Prepared | FileResult]]:
+        """The files read and chunked, in order, in groups of EMBED_GROUP chunks or FILE_GROUP
+        files, whichever comes first (so unchanged files show progress as they are checked)."""
+        group: list[Prepared | FileResult] = []
+        chunks = 0
+        for cand in candidates:
+            if stop.is_set():
+                return
+            item = self._prepare(cand, known)
+            group.append(item)
+            if isinstance(item, Prepared):
+                chunks += sum(len(c) for _, c, _ in item.documents)
+            if chunks >= EMBED_GROUP or len(group) >= FILE_GROUP:
+                yield group
+                group, chunks = [], 0
+        if group:
+            yield group
+
+    def _prepare(self, cand: Candidate, known: dict[str, tuple[str, str]]) -> Prepared | FileResult:
+        """The file read and chunked, or why it is not: unchanged, failed or skipped."""
         source = cand.source
         try:
             size = cand.path.stat().st_size
@@ -225,26 +242,21 @@ class Ingestor:
                 )
             digest = file_hash(cand.path)
             if known.get(source) == (digest, self.signature):
-                report.files.append(FileResult(source, "unchanged"))
-                return None
+                return FileResult(source, "unchanged")
             docs = load(cand.path, source, self._load_options())
         except LoadError as e:
-            report.files.append(FileResult(source, "failed", str(e)))
-            return None
+            return FileResult(source, "failed", str(e))
         except OSError as e:
-            report.files.append(FileResult(source, "failed", (e.strerror or str(e)).lower()))
-            return None
+            return FileResult(source, "failed", (e.strerror or str(e)).lower())
         except Exception as e:  # a parser choking on a malformed file must not stop the batch
             log.debug("loading %s failed", source, exc_info=True)
-            report.files.append(FileResult(source, "failed", f"cannot parse: {e}".splitlines()[0]))
-            return None
+            return FileResult(source, "failed", f"cannot parse: {e}".splitlines()[0])
         prepared = Prepared(cand, digest, size)
         for doc in docs:
             chunks = self.chunker.split(doc)
             prepared.documents.append((doc, chunks, [chunk_hash(c) for c in chunks]))
         if not any(chunks for _, chunks, _ in prepared.documents):
-            report.files.append(FileResult(source, "skipped", "no text to index"))
-            return None
+            return FileResult(source, "skipped", "no text to index")
         return prepared
 
     def _load_options(self) -> LoadOptions:
@@ -257,8 +269,14 @@ class Ingestor:
             max_file_mb=s.max_file_mb,
         )
 
-    def _flush(self, batch: list[Prepared], report: IngestReport) -> None:
-        """Embed what the batch needs that the store lacks, then commit file by file."""
+    def _flush(self, group: list[Prepared | FileResult], report: IngestReport) -> None:
+        """Embed what the group's files need that the store lacks, then commit file by file."""
+        batch = [item for item in group if isinstance(item, Prepared)]
+        for item in group:
+            if isinstance(item, FileResult):
+                report.files.append(item)
+                if self.progress:
+                    self.progress.advance(files=1)
         if not batch:
             return
         texts: dict[str, str] = {}
