@@ -156,7 +156,6 @@ class LlamaCppLLM(LLM):
             self._llama, self._engine = load_engine(
                 self.path, n_ctx, n_gpu_layers, slots, prompt_cache
             )
-            self._lock = threading.Lock()
             self.context_window = n_ctx
         else:
             self._llama, self._lock = load_llama(self.path, n_ctx, n_gpu_layers)
