@@ -102,7 +102,13 @@ def test_batches_are_cut_by_token_count_and_vectors_keep_the_input_order(embedde
     batches = []
     forward = embedder._forward
     monkeypatch.setattr(embedder, "batch_size", 2)
-    monkeypatch.setattr(embedder, "_forward", lambda b, *t: batches.extend(b) or forward(b, *t))
+    monkeypatch.setattr(
+        embedder,
+        "_forward",
+        lambda t, e, cuts, bulk: (
+            batches.extend([t[j] for j in idx] for idx in cuts) or forward(t, e, cuts, bulk)
+        ),
+    )
     together = embedder.encode(texts)
     by_tokens = [t for _, t in sorted(zip(tokens, texts, strict=True), key=lambda p: -p[0])]
     by_chars = sorted(texts, key=len, reverse=True)

@@ -185,15 +185,19 @@ class Embedder:
         return int(self.model.max_seq_length) - 2
 
     def _forward(
-        self, batches: list[list[str]], encodings: list[list[Encoding]] | None, bulk: bool
+        self,
+        texts: list[str],
+        encodings: list[Encoding] | None,
+        cuts: list[np.ndarray],
+        bulk: bool,
     ) -> Iterator[np.ndarray]:
-        """Each batch through the model, in order; OpenVINO takes the texts already tokenized."""
+        """Each cut of the texts through the model, in order; OpenVINO takes them tokenized."""
         if encodings is not None:
-            yield from self.model.run(encodings, bulk)
+            yield from self.model.run([[encodings[j] for j in idx] for idx in cuts], bulk)
             return
-        for batch in batches:
+        for idx in cuts:
             yield self.model.encode(
-                batch,
+                [texts[j] for j in idx],
                 batch_size=self.batch_size,
                 normalize_embeddings=False,  # once in `encode`, in float32
                 convert_to_numpy=True,
@@ -225,10 +229,8 @@ class Embedder:
         if bulk and encodings is not None:
             size = -(-size // self.model.streams(bulk))
         cuts = [order[i : i + size] for i in range(0, len(texts), size)]
-        batches = [[texts[j] for j in idx] for idx in cuts]
-        tokens = None if encodings is None else [[encodings[j] for j in idx] for idx in cuts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for idx, vectors in zip(cuts, self._forward(batches, tokens, bulk), strict=True):
+        for idx, vectors in zip(cuts, self._forward(texts, encodings, cuts, bulk), strict=True):
             out[idx] = vectors
             if progress is not None:
                 progress(len(idx))

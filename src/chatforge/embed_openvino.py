@@ -54,7 +54,7 @@ def unsupported(folder: str) -> str | None:
     try:
         modules = _modules(root)
         types = [m["type"].removeprefix(MODULES) for m in modules]
-        pooling = _pooling(_pooling_dir(root))
+        pooling = _pooling(_pooling_dir(root, modules))
     except (OSError, ValueError, KeyError, StopIteration) as e:
         return f"no sentence-transformers layout ({e})"
     if types[:2] != ["Transformer", "Pooling"] or types[2:] not in ([], ["Normalize"]):
@@ -70,8 +70,8 @@ def _modules(root: Path) -> list[dict[str, Any]]:
     return json.loads((root / "modules.json").read_text(encoding="utf-8"))
 
 
-def _pooling_dir(root: Path) -> Path:
-    return root / next(m["path"] for m in _modules(root) if m["type"].endswith("Pooling"))
+def _pooling_dir(root: Path, modules: list[dict[str, Any]]) -> Path:
+    return root / next(m["path"] for m in modules if m["type"].endswith("Pooling"))
 
 
 def _pooling(folder: Path) -> str | None:
@@ -135,7 +135,7 @@ class OpenVINOEncoder:
         root = Path(folder)
         st_config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(st_config["max_seq_length"])
-        pooling_dir = _pooling_dir(root)
+        pooling_dir = _pooling_dir(root, _modules(root))
         self.pooling = _pooling(pooling_dir)
         self.dim = int(
             json.loads((pooling_dir / "config.json").read_text())["word_embedding_dimension"]
