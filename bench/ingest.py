@@ -35,6 +35,7 @@ QUESTIONS = {
     "python-docs": DATA / "python_docs_questions.jsonl",
 }
 K = 5
+STORES = {"chatforge": "chatforge-bot", "langchain": "langchain-faiss"}  # folders under --work
 
 
 def evaluate(
@@ -57,7 +58,7 @@ def run_chatforge(root: Path, pages: list[str], work: Path, questions: list[dict
     from chatforge.retrieve import Retriever
 
     os.chdir(root)
-    bot = Bot.init(work / "chatforge-bot")
+    bot = Bot.init(work / STORES["chatforge"])
     report = bot.ingest(pages)
     seconds = time.perf_counter() - t0
     rss = peak_rss_mb()
@@ -122,7 +123,7 @@ def run_langchain(
         encode_kwargs={"normalize_embeddings": True},
     )
     store = FAISS.from_documents(chunks, embeddings)
-    store.save_local(str(work / "langchain-faiss"))
+    store.save_local(str(work / STORES["langchain"]))
     seconds = time.perf_counter() - t0
     rss = peak_rss_mb()
     quality, n = evaluate(
@@ -156,8 +157,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def side(name: str, spec_path: Path, work: Path) -> dict:
-    for old in ("chatforge-bot", "langchain-faiss"):
-        shutil.rmtree(work / old, ignore_errors=True)
+    shutil.rmtree(work / STORES[name], ignore_errors=True)  # each round starts from nothing
     out = work / f"{name}.json"
     cmd = [sys.executable, __file__, "--side", name, "--spec", str(spec_path), "--out", str(out)]
     done = subprocess.run(cmd, env=os.environ.copy())
