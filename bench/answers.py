@@ -239,13 +239,15 @@ class Chatforge:
     def __call__(self, q: Question) -> Result:
         from retrieval import in_section
 
+        from chatforge.bot import Bot
         from chatforge.llm import open_llm
 
         if self.model is not None:
             llm = open_llm(self.model, n_ctx=self.bot.settings.llm.n_ctx)
             if self.repeat_penalty is not None:
                 llm.repeat_penalty = self.repeat_penalty
-            self.bot.__dict__["llm"] = llm
+            b = self.bot
+            self.bot = Bot(b.folder, b.settings, embedder=b.embedder, store=b.store, llm=llm)
         self.bot.settings.chat.mode = self.mode
         for key, value in self.chat.items():
             setattr(self.bot.settings.chat, key, value)
@@ -331,7 +333,7 @@ class LangChain:
 
 
 def bare_model(model: str, max_tokens: int) -> Callable[[Question], Result]:
-    from chatforge.llm import open_llm
+    from chatforge.llm import GenOptions, open_llm
 
     llm = open_llm(model)
 
@@ -340,7 +342,9 @@ def bare_model(model: str, max_tokens: int) -> Callable[[Question], Result]:
             {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
             {"role": "user", "content": q.question},
         ]
-        text, ttft, total = timed(llm.stream(messages, max_tokens=max_tokens, temperature=0.0))
+        text, ttft, total = timed(
+            llm.stream(messages, GenOptions(max_tokens=max_tokens, temperature=0.0))
+        )
         return Result(text, ttft, total)
 
     return run

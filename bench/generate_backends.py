@@ -17,7 +17,7 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from chatforge.llm import open_llm  # noqa: E402
+from chatforge.llm import GenOptions, open_llm  # noqa: E402
 
 NEW_TOKENS = 64
 RUNS = 2
@@ -72,7 +72,7 @@ def bench_llamacpp() -> None:
     a, b = [], []
     for _ in range(RUNS):
         ours._llama.reset()
-        stream = ours.stream(messages, max_tokens=NEW_TOKENS)
+        stream = ours.stream(messages, GenOptions(max_tokens=NEW_TOKENS))
         t0, t1, _ = timed_stream(stream)
         a.append((t0, t1, stream.generation.completion_tokens))
         raw.reset()
@@ -92,7 +92,7 @@ def bench_transformers() -> None:
     print(f"transformers: prompt {ids['input_ids'].shape[1]} tokens, {NEW_TOKENS} new")
     a, b = [], []
     for _ in range(RUNS):
-        stream = ours.stream(messages, max_tokens=NEW_TOKENS)
+        stream = ours.stream(messages, GenOptions(max_tokens=NEW_TOKENS))
         t0, t1, _ = timed_stream(stream)
         a.append((t0, t1, stream.generation.completion_tokens))
         with torch.inference_mode():

@@ -27,9 +27,8 @@ def make_bot(tmp_path, embedder):
     from chatforge.bot import Bot
 
     def make(profile: str = "general", name: str = "bot") -> Bot:
-        bot = Bot.init(tmp_path / name, profile)
-        bot.__dict__["embedder"] = embedder
-        return bot
+        folder = Bot.init(tmp_path / name, profile).folder
+        return Bot(folder, embedder=embedder)
 
     return make
 

@@ -103,8 +103,7 @@ def build_bot(root: Path, docs: dict[str, str], embedder: object, profile: str =
         path = root / "corpus" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    bot = Bot.init(root / "bot", profile)
-    bot.__dict__["embedder"] = embedder
+    bot = Bot(Bot.init(root / "bot", profile).folder, embedder=embedder)
     with contextlib.chdir(root / "corpus"):
         bot.ingest(["."])
     bot.close()

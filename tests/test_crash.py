@@ -57,8 +57,7 @@ def test_kill_during_ingest_leaves_whole_documents_and_rerun_completes(tmp_path,
     db = bot.data_dir / "chatforge.db"
     searched_during_ingest = 0
     deadline = time.monotonic() + 600
-    reader = Bot(bot.folder)
-    reader.__dict__["embedder"] = embedder
+    reader = Bot(bot.folder, embedder=embedder)
     while committed_files(db) == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     # A second process searches while the first is still writing.
@@ -73,8 +72,7 @@ def test_kill_during_ingest_leaves_whole_documents_and_rerun_completes(tmp_path,
 
     os.environ["CHATFORGE_INGEST__CHUNK_TOKENS"] = "32"
     try:
-        after = Bot(bot.folder)
-        after.__dict__["embedder"] = embedder
+        after = Bot(bot.folder, embedder=embedder)
         for doc in after.sources():  # every committed document is whole, keyword index too
             fts = after.store.db.execute(
                 "SELECT count(*) FROM chunks_fts WHERE rowid IN "
@@ -89,8 +87,7 @@ def test_kill_during_ingest_leaves_whole_documents_and_rerun_completes(tmp_path,
         assert report.totals["ingested"] == FILES - done
         assert len(after.sources()) == FILES
         counts = {d.path: d.chunks for d in after.sources()}
-        fresh = Bot.init(tmp_path / "fresh")
-        fresh.__dict__["embedder"] = embedder
+        fresh = Bot(Bot.init(tmp_path / "fresh").folder, embedder=embedder)
         fresh.ingest([str(corpus)])
         assert counts == {d.path: d.chunks for d in fresh.sources()}
         assert len(after.store.index()) == after.store.chunk_count()
@@ -105,15 +102,13 @@ def test_stale_or_corrupt_index_is_rebuilt_from_sqlite(make_bot, docs, caplog):
     bot.close()
     record = json.loads((bot.data_dir / "index.json").read_text())
     (bot.data_dir / record["file"]).write_bytes(b"not a faiss index")
-    reopened = Bot(bot.folder)
-    reopened.__dict__["embedder"] = bot.embedder
+    reopened = Bot(bot.folder, embedder=bot.embedder)
     with caplog.at_level("INFO", logger="chatforge.store"):
         assert reopened.search("daemon port", k=1)[0].source == "guide/network.md"
     assert "catching up from SQLite" in caplog.text
     assert len(reopened.store.index()) == n
     (bot.data_dir / "index.json").unlink()
-    again = Bot(bot.folder)
-    again.__dict__["embedder"] = bot.embedder
+    again = Bot(bot.folder, embedder=bot.embedder)
     assert again.search("zebra", k=1)[0].source == "notes/animals.txt"
 
 

@@ -1,12 +1,14 @@
 """Bot: one folder (chatforge.yaml + data/) with its settings, store, embedder and retriever.
 
 Every shell (CLI, server, notebooks) goes through this class; parts load on first use so that
-listing sources does not pay for loading a model.
+listing sources does not pay for loading a model. A caller that already holds a part (a server's
+shared embedder, a model opened with several slots, a fine-tuned model to compare) hands it in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +33,21 @@ if TYPE_CHECKING:
 class Bot:
     """A chatbot's memory and configuration, kept in one folder."""
 
-    def __init__(self, folder: str | Path, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        store: SQLiteStore | None = None,
+    ) -> None:
+        """Open the bot in `folder`; parts not handed in are opened from `settings` on first use."""
         self.folder = Path(folder)
         self.settings = settings or Settings.load(self.folder)
+        self._embedder = embedder
+        self._llm = llm
+        self._store = store
 
     @classmethod
     def init(cls, folder: str | Path, profile: str = "general", exist_ok: bool = False) -> Bot:
@@ -59,50 +73,29 @@ class Bot:
     def data_dir(self) -> Path:
         return self.folder / "data"
 
-    @cached_property
+    @property
     def embedder(self) -> Embedder:
-        e = self.settings.embed
-        return Embedder(
-            e.model, device=e.device, dtype=e.dtype, batch_size=e.batch_size, backend=e.backend
-        )
+        if self._embedder is None:
+            self._embedder = open_embedder(self.settings)
+        return self._embedder
 
-    @cached_property
+    @property
     def store(self) -> SQLiteStore:
-        s = self.settings.store
-        return SQLiteStore(
-            self.data_dir,
-            model=self.settings.embed.model,
-            dim=lambda: self.embedder.dim,
-            index_kind=s.index,
-            hnsw_threshold=s.hnsw_threshold,
-        )
+        if self._store is None:
+            self._store = open_store(self.folder, self.settings, lambda: self.embedder.dim)
+        return self._store
 
     @cached_property
     def retriever(self) -> Retriever:
         self.store.check_model()
         return Retriever(self.store, self.embedder, self.settings.retrieve)
 
-    @cached_property
+    @property
     def llm(self) -> LLM:
         """The language model named by settings.llm, opened on first use."""
-        return self.open_llm()
-
-    def open_llm(self, slots: int = 1, prompt_cache: bool = True) -> LLM:
-        """Open the model of settings.llm; ``slots`` > 1 lets llama.cpp write that many answers
-        together, reusing cached prompt starts if ``prompt_cache`` (a server's settings,
-        ``server.parallel`` and ``server.prompt_cache``)."""
-        from chatforge.llm import open_llm
-
-        s = self.settings.llm
-        return open_llm(
-            s.model,
-            backend=s.backend,
-            n_ctx=s.n_ctx,
-            remote_model=s.remote_model,
-            quant=s.quant,
-            slots=slots,
-            prompt_cache=prompt_cache,
-        )
+        if self._llm is None:
+            self._llm = open_configured_llm(self.settings)
+        return self._llm
 
     @cached_property
     def conversations(self) -> ConversationStore:
@@ -205,11 +198,56 @@ class Bot:
         return self.store.chunk_count()
 
     def close(self) -> None:
-        if "store" in self.__dict__:
-            self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> Bot:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def open_embedder(settings: Settings) -> Embedder:
+    """The embedding model of `settings.embed`."""
+    e = settings.embed
+    return Embedder(
+        e.model, device=e.device, dtype=e.dtype, batch_size=e.batch_size, backend=e.backend
+    )
+
+
+def open_store(
+    folder: str | Path,
+    settings: Settings,
+    dim: Callable[[], int],
+    write_guard: AbstractContextManager[Any] | None = None,
+) -> SQLiteStore:
+    """The store of the bot in `folder`; `dim` gives the vector size when none is recorded yet,
+    and `write_guard` is held around each change to the documents (see SQLiteStore)."""
+    s = settings.store
+    return SQLiteStore(
+        Path(folder) / "data",
+        model=settings.embed.model,
+        dim=dim,
+        index_kind=s.index,
+        hnsw_threshold=s.hnsw_threshold,
+        write_guard=write_guard,
+    )
+
+
+def open_configured_llm(settings: Settings, slots: int = 1, prompt_cache: bool = True) -> LLM:
+    """Open the model of `settings.llm`; `slots` > 1 lets llama.cpp write that many answers
+    together, reusing cached prompt starts if `prompt_cache` (a server's settings,
+    `server.parallel` and `server.prompt_cache`)."""
+    from chatforge.llm import open_llm
+
+    s = settings.llm
+    return open_llm(
+        s.model,
+        backend=s.backend,
+        n_ctx=s.n_ctx,
+        remote_model=s.remote_model,
+        quant=s.quant,
+        slots=slots,
+        prompt_cache=prompt_cache,
+    )

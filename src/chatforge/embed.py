@@ -116,7 +116,13 @@ RECURRING_CACHE = 4096
 
 
 class Embedder:
-    """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity."""
+    """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity.
+
+    Safe to share between threads: calls into the model take turns, because a fast tokenizer is
+    not safe to use from two threads at once ("Already borrowed"), and a server embeds from
+    several (answers, search, memory, /v1/embeddings). A query takes milliseconds, so turns
+    cost little.
+    """
 
     def __init__(
         self,
@@ -136,7 +142,7 @@ class Embedder:
         # choice of the quoted passage and memory recall; remembered, that is one model call.
         self.encode_query = lru_cache(maxsize=QUERY_CACHE)(self._encode_query)
         self._recurring: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._recurring_lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @cached_property
     def model(self) -> Any:
@@ -215,7 +221,10 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        texts = list(texts)
+        with self._lock:
+            return self._encode(list(texts), progress, bulk)
+
+    def _encode(self, texts: list[str], progress: Any, bulk: bool) -> np.ndarray:
         encodings = None
         if self.backend == "openvino":  # tokenized once, for the order and for the model
             encodings = self.model.tokenize(texts)
@@ -246,7 +255,7 @@ class Embedder:
         embeds their sentences each time; the latest RECURRING_CACHE vectors are kept, so only
         sentences not seen lately reach the model.
         """
-        with self._recurring_lock:
+        with self._lock:
             known = self._recurring
             missing = list(dict.fromkeys(t for t in texts if t not in known))
             fresh = dict(zip(missing, self.encode(missing), strict=True)) if missing else {}
@@ -259,6 +268,11 @@ class Embedder:
             while len(known) > RECURRING_CACHE:
                 known.popitem(last=False)
             return out
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model reads for `texts` (special tokens included, as OpenAI counts)."""
+        with self._lock:
+            return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
 
     def _encode_query(self, text: str) -> np.ndarray:
         vec = self.encode([text])[0]

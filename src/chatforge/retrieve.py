@@ -79,9 +79,7 @@ def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]
     chosen: list[int] = []
     left = list(range(len(vectors)))
     while left and len(chosen) < k:
-        redundancy = (
-            similarity[np.ix_(left, chosen)].max(axis=1) if chosen else np.zeros(len(left))
-        )
+        redundancy = similarity[np.ix_(left, chosen)].max(axis=1) if chosen else np.zeros(len(left))
         scores = lam * relevance[left] - (1 - lam) * redundancy
         chosen.append(left.pop(int(np.argmax(scores))))
     return chosen

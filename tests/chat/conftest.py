@@ -46,9 +46,7 @@ def bot(bot_dir, embedder, llm):
     """
     from chatforge.bot import Bot
 
-    b = Bot(bot_dir)
-    b.__dict__["embedder"] = embedder
-    b.__dict__["llm"] = llm
+    b = Bot(bot_dir, embedder=embedder, llm=llm)
     b.settings.llm.max_tokens = 16
     b.settings.llm.temperature = 0.0
     b.settings.chat.mode = "generate"

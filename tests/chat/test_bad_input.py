@@ -58,9 +58,7 @@ def injected_bot(tmp_path, embedder, llm):
     for rel, text in INJECTED.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
-    bot = Bot.init(tmp_path / "bot", "general")
-    bot.__dict__["embedder"] = embedder
-    bot.__dict__["llm"] = llm
+    bot = Bot(Bot.init(tmp_path / "bot", "general").folder, embedder=embedder, llm=llm)
     with contextlib.chdir(root):
         bot.ingest(["."])
     bot.settings.llm.max_tokens = 48

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatforge.bot import Bot
 from chatforge.chat.answer import cited_numbers
 from chatforge.errors import ChatforgeError
 
@@ -93,7 +94,7 @@ def test_empty_question_is_refused(bot, question):
 
 
 def test_question_longer_than_the_window_is_refused(bot, tiny_llm):
-    bot.__dict__["llm"] = tiny_llm
+    bot = Bot(bot.folder, bot.settings, embedder=bot.embedder, llm=tiny_llm)
     with pytest.raises(ChatforgeError, match="context window"):
         bot.ask("why is the widget daemon listening " * 120, user="hal")
     assert bot.conversations.list("hal") == []

@@ -36,26 +36,28 @@ def test_run_folder_is_complete_and_final(finetuned_run):
 
 
 def test_adapter_loads_back_and_changes_the_answer(finetuned_run):
-    from chatforge.llm import open_llm
+    from chatforge.llm import GenOptions, open_llm
 
     out, summary = finetuned_run
     base = summary["base_folder"]
     question = [{"role": "user", "content": "What colour is the widget?"}]
     plain = open_llm(base, backend="transformers", device="cpu")
     tuned = open_llm(base, backend="transformers", adapter=str(out / "adapter"), device="cpu")
-    a = plain.generate(question, max_tokens=12).text
-    b = tuned.generate(question, max_tokens=12).text
+    a = plain.generate(question, GenOptions(max_tokens=12)).text
+    b = tuned.generate(question, GenOptions(max_tokens=12)).text
     assert a != b
 
 
 def test_merged_gguf_generates_in_llama_cpp(finetuned_run):
-    from chatforge.llm import open_llm
+    from chatforge.llm import GenOptions, open_llm
     from chatforge.llm.llamacpp import LlamaCppLLM
 
     out, _ = finetuned_run
     llm = open_llm(str(out / "model.gguf"))
     assert isinstance(llm, LlamaCppLLM)
-    gen = llm.generate([{"role": "user", "content": "Who makes the widget?"}], max_tokens=16)
+    gen = llm.generate(
+        [{"role": "user", "content": "Who makes the widget?"}], GenOptions(max_tokens=16)
+    )
     assert gen.text.strip() and gen.completion_tokens > 0
 
 

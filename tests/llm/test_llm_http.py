@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from chatforge.errors import ModelError
-from chatforge.llm import list_models, open_llm
+from chatforge.llm import GenOptions, list_models, open_llm
 from chatforge.llm.builtin import resolve_builtin
 from chatforge.llm.openai_http import OpenAIHTTPLLM, api_base
 
@@ -81,8 +81,8 @@ def test_api_base_accepts_the_usual_spellings():
 def test_generate_matches_local_llama_cpp(remote, smollm2_cpp):
     """Same GGUF, same template, greedy: the server must answer what the local backend does."""
     assert isinstance(remote, OpenAIHTTPLLM)
-    g = remote.generate(CHAT, max_tokens=24)
-    assert g.text == smollm2_cpp.generate(CHAT, max_tokens=24).text
+    g = remote.generate(CHAT, GenOptions(max_tokens=24))
+    assert g.text == smollm2_cpp.generate(CHAT, GenOptions(max_tokens=24)).text
     assert g.prompt_tokens == smollm2_cpp.count_chat_tokens(CHAT)
     assert 1 <= g.completion_tokens <= 24
 
@@ -95,13 +95,13 @@ def _same_cache_state(remote, messages, max_tokens):
     text on a 135M model). After one full request for the same prompt, the following ones
     reuse the same prefix and are computed the same way.
     """
-    remote.generate(messages, max_tokens=max_tokens)
+    remote.generate(messages, GenOptions(max_tokens=max_tokens))
 
 
 def test_stream_joins_to_generate(remote):
     _same_cache_state(remote, STORY, 20)
-    g = remote.generate(STORY, max_tokens=20)
-    stream = remote.stream(STORY, max_tokens=20)
+    g = remote.generate(STORY, GenOptions(max_tokens=20))
+    stream = remote.stream(STORY, GenOptions(max_tokens=20))
     pieces = list(stream)
     assert len(pieces) > 1
     assert "".join(pieces) == g.text
@@ -112,20 +112,23 @@ def test_stream_joins_to_generate(remote):
 
 def test_stop_and_max_tokens_reach_the_server(remote):
     _same_cache_state(remote, STORY, 30)
-    full = remote.generate(STORY, max_tokens=30).text
+    full = remote.generate(STORY, GenOptions(max_tokens=30)).text
     stop = full.split()[3]
-    assert remote.generate(STORY, max_tokens=30, stop=[stop]).text == full[: full.index(stop)]
-    short = remote.generate(STORY, max_tokens=4)
+    assert (
+        remote.generate(STORY, GenOptions(max_tokens=30, stop=[stop])).text
+        == full[: full.index(stop)]
+    )
+    short = remote.generate(STORY, GenOptions(max_tokens=4))
     assert short.completion_tokens <= 4
     assert short.finish_reason == "length"
 
 
 def test_closing_the_stream_early(remote):
-    with remote.stream(STORY, max_tokens=200) as stream:
+    with remote.stream(STORY, GenOptions(max_tokens=200)) as stream:
         first = next(stream)
     assert first
     assert stream.generation is None
-    assert remote.generate(CHAT, max_tokens=4).text
+    assert remote.generate(CHAT, GenOptions(max_tokens=4)).text
 
 
 def test_unreachable_server_is_one_clear_model_error():
@@ -135,9 +138,9 @@ def test_unreachable_server_is_one_clear_model_error():
         match=r"cannot reach http://127\.0\.0\.1:\d+/v1: "
         r"connection refused; start the server or fix llm\.model",
     ):
-        llm.generate(CHAT, max_tokens=4)
+        llm.generate(CHAT, GenOptions(max_tokens=4))
     with pytest.raises(ModelError, match="cannot reach"):
-        list(llm.stream(CHAT, max_tokens=4))
+        list(llm.stream(CHAT, GenOptions(max_tokens=4)))
 
 
 def test_list_models_reports_the_server(server):

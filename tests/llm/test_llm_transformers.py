@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from chatforge.llm import open_llm
+from chatforge.llm import GenOptions, open_llm
 from chatforge.llm import transformers_backend as tb
 from chatforge.llm.builtin import resolve_builtin
 from chatforge.llm.transformers_backend import TransformersLLM
@@ -37,7 +37,9 @@ def test_gguf_is_converted_once_to_a_plain_folder(smollm2_hf, llm_cache):
     again = TransformersLLM(resolve_builtin("smollm2"))
     assert again.folder == folder
     assert weights.stat().st_mtime_ns == before
-    assert again.generate(CHAT, max_tokens=8) == smollm2_hf.generate(CHAT, max_tokens=8)
+    assert again.generate(CHAT, GenOptions(max_tokens=8)) == smollm2_hf.generate(
+        CHAT, GenOptions(max_tokens=8)
+    )
 
 
 def test_tokenizer_matches_llama_cpp(smollm2_hf, smollm2_cpp):
@@ -62,7 +64,7 @@ def test_dequantized_model_agrees_with_llama_cpp(smollm2_hf, smollm2_cpp):
     from chatforge.llm.llamacpp import LlamaCppLLM
 
     plain = LlamaCppLLM(smollm2_cpp.path, name="smollm2", repeat_penalty=1.0)
-    reply = plain.generate(STORY, max_tokens=32)
+    reply = plain.generate(STORY, GenOptions(max_tokens=32))
     prompt = smollm2_cpp._prompt_tokens(STORY)
     completion = smollm2_cpp._llama.tokenize(reply.text.encode(), add_bos=False)
     ids = torch.tensor([prompt + completion])
@@ -75,31 +77,31 @@ def test_dequantized_model_agrees_with_llama_cpp(smollm2_hf, smollm2_cpp):
 
 
 def test_greedy_deterministic_and_stream_matches(smollm2_hf):
-    g = smollm2_hf.generate(STORY, max_tokens=20)
+    g = smollm2_hf.generate(STORY, GenOptions(max_tokens=20))
     assert g.text.strip()
-    stream = smollm2_hf.stream(STORY, max_tokens=20)
+    stream = smollm2_hf.stream(STORY, GenOptions(max_tokens=20))
     assert "".join(stream) == g.text
     assert stream.generation == g
 
 
 def test_seeded_sampling_is_reproducible(smollm2_hf):
-    a = smollm2_hf.generate(STORY, max_tokens=16, temperature=0.9, seed=11)
-    b = smollm2_hf.generate(STORY, max_tokens=16, temperature=0.9, seed=11)
+    a = smollm2_hf.generate(STORY, GenOptions(max_tokens=16, temperature=0.9, seed=11))
+    b = smollm2_hf.generate(STORY, GenOptions(max_tokens=16, temperature=0.9, seed=11))
     assert a.text == b.text
 
 
 def test_max_tokens_and_stop(smollm2_hf):
-    g = smollm2_hf.generate(STORY, max_tokens=5)
+    g = smollm2_hf.generate(STORY, GenOptions(max_tokens=5))
     assert 1 <= g.completion_tokens <= 5
-    full = smollm2_hf.generate(STORY, max_tokens=30).text
+    full = smollm2_hf.generate(STORY, GenOptions(max_tokens=30)).text
     stop = full.split()[3]
-    cut = smollm2_hf.generate(STORY, max_tokens=30, stop=[stop])
+    cut = smollm2_hf.generate(STORY, GenOptions(max_tokens=30, stop=[stop]))
     assert cut.text == full[: full.index(stop)]
     assert cut.finish_reason == "stop"
 
 
 def test_closing_a_stream_ends_the_generation_thread(smollm2_hf):
-    stream = smollm2_hf.stream(STORY, max_tokens=300)
+    stream = smollm2_hf.stream(STORY, GenOptions(max_tokens=300))
     next(stream)
     stream.close()
     assert not any(t.name == "chatforge-generate" for t in threading.enumerate())

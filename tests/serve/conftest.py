@@ -26,9 +26,7 @@ def serve_bot(serve_bot_dir, embedder, serve_llm):
     """The shared bot with the session's models, answering greedily and briefly."""
     from chatforge.bot import Bot
 
-    bot = Bot(serve_bot_dir)
-    bot.__dict__["embedder"] = embedder
-    bot.__dict__["llm"] = serve_llm
+    bot = Bot(serve_bot_dir, embedder=embedder, llm=serve_llm)
     bot.settings.llm.max_tokens = 16
     bot.settings.llm.temperature = 0.0
     yield bot
@@ -123,9 +121,8 @@ def fresh_server(tmp_path, embedder, serve_llm, start_server):
     from chatforge.bot import Bot
 
     def start(**server_settings) -> LiveServer:
-        bot = Bot.init(tmp_path / f"bot{len(bots)}", "general")
-        bot.__dict__["embedder"] = embedder
-        bot.__dict__["llm"] = serve_llm
+        folder = Bot.init(tmp_path / f"bot{len(bots)}", "general").folder
+        bot = Bot(folder, embedder=embedder, llm=serve_llm)
         bot.settings.llm.max_tokens = 16
         bot.settings.chat.mode = "generate"
         for key, value in server_settings.items():

@@ -90,9 +90,7 @@ def test_a_non_streaming_client_that_left_while_queued_is_cancelled(start_server
                 httpx.Client(base_url=live.url, timeout=1.0) as impatient,
                 contextlib.suppress(httpx.TimeoutException),
             ):
-                impatient.post(
-                    "/v1/chat/completions", json=_body(user="impatient", max_tokens=256)
-                )
+                impatient.post("/v1/chat/completions", json=_body(user="impatient", max_tokens=256))
             assert runner.stats.waiting == 1
         first.join(120)
     assert _wait(lambda: runner.stats.cancelled == 1), runner.stats

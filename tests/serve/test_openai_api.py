@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+from conftest import LiveServer
 
 QUESTION = "How do I install the widget on Debian?"
 
@@ -130,15 +131,15 @@ def test_langchain_chat_openai_against_the_server(live):
     assert "".join(p.content for p in pieces).strip()
 
 
-def test_a_repeated_question_takes_its_prompt_from_the_cache(start_server, api_bot):
+def test_a_repeated_question_takes_its_prompt_from_the_cache(api_bot):
     """With the batch engine `chatforge serve` opens (two slots here) in place of the session's
     one-at-a-time model, the second identical request reads only its prompt's last token."""
+    from chatforge.bot import Bot
     from chatforge.llm import open_llm
 
-    one_at_a_time = api_bot.__dict__["llm"]
-    api_bot.__dict__["llm"] = open_llm("smollm2", n_ctx=2048, slots=2)
+    batched = open_llm("smollm2", n_ctx=2048, slots=2)
+    live = LiveServer(Bot(api_bot.folder, api_bot.settings, embedder=api_bot.embedder, llm=batched))
     try:
-        live = start_server()
         client = openai.OpenAI(base_url=live.url + "/v1", api_key="unused", max_retries=0)
         ask = [{"role": "user", "content": QUESTION}]
         first, second = (
@@ -151,4 +152,4 @@ def test_a_repeated_question_takes_its_prompt_from_the_cache(start_server, api_b
         line = next(x for x in metrics.splitlines() if 'kind="prompt_cached"' in x)
         assert float(line.split()[-1]) >= second.prompt_tokens - 1
     finally:
-        api_bot.__dict__["llm"] = one_at_a_time
+        live.stop()

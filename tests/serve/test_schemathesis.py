@@ -21,9 +21,8 @@ def api_server(tmp_path_factory, embedder, serve_llm):
     """A server over its own empty bot (generated uploads and deletes touch nothing shared)."""
     from chatforge.bot import Bot
 
-    bot = Bot.init(tmp_path_factory.mktemp("fuzz") / "bot", "general")
-    bot.__dict__["embedder"] = embedder
-    bot.__dict__["llm"] = serve_llm
+    folder = Bot.init(tmp_path_factory.mktemp("fuzz") / "bot", "general").folder
+    bot = Bot(folder, embedder=embedder, llm=serve_llm)
     bot.settings.llm.max_tokens = 4
     bot.settings.chat.mode = "generate"
     bot.settings.memory.summarize_every = 0

@@ -40,9 +40,7 @@ def ui_bot(serve_bot_dir, tmp_path_factory, embedder, serve_llm):
 
     folder = tmp_path_factory.mktemp("ui") / "bot"
     shutil.copytree(serve_bot_dir, folder)
-    bot = Bot(folder)
-    bot.__dict__["embedder"] = embedder
-    bot.__dict__["llm"] = serve_llm
+    bot = Bot(folder, embedder=embedder, llm=serve_llm)
     bot.settings.llm.max_tokens = 24
     bot.settings.llm.temperature = 0.0
     bot.settings.chat.mode = "auto"

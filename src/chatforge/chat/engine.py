@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
 from chatforge.chat.extractive import extractive_answer
@@ -30,7 +28,7 @@ from chatforge.chat.passages import clean_sources, compress
 from chatforge.chat.prompt import BuiltPrompt, build_prompt
 from chatforge.chat.verify import verify_citations
 from chatforge.errors import ChatforgeError
-from chatforge.llm.base import Stream
+from chatforge.llm.base import GenOptions, Stream
 from chatforge.llm.builtin import BUILTIN_MODELS
 from chatforge.retrieve import check_query
 
@@ -78,7 +76,7 @@ class AnswerStream(Iterator["str | Answer"]):
     sets `answer`, so a caller can still show what was said.
     """
 
-    def __init__(self, engine: ChatEngine, prepared: Prepared, gen: dict[str, Any]) -> None:
+    def __init__(self, engine: ChatEngine, prepared: Prepared, gen: GenOptions) -> None:
         self.engine, self.prepared = engine, prepared
         self.answer: Answer | None = None
         self._it = self._run(gen)
@@ -95,7 +93,7 @@ class AnswerStream(Iterator["str | Answer"]):
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _run(self, gen: dict[str, Any]) -> Iterator[str | Answer]:
+    def _run(self, gen: GenOptions) -> Iterator[str | Answer]:
         p = self.prepared
         if p.fixed_reply is not None or p.prompt is None:
             text = p.fixed_reply or ""
@@ -106,7 +104,7 @@ class AnswerStream(Iterator["str | Answer"]):
             return
         parts: list[str] = []
         llm = self.engine.bot.llm
-        stream: Stream = llm.stream(p.prompt.messages, **gen)
+        stream: Stream = llm.stream(p.prompt.messages, gen)
         try:
             for piece in stream:
                 if not parts:
@@ -143,7 +141,7 @@ class ChatEngine:
         builtin = BUILTIN_MODELS.get(self.settings.llm.model)
         return "extractive" if builtin is not None and not builtin.reads_context else "generate"
 
-    def gen_options(self, **gen: Any) -> dict[str, Any]:
+    def gen_options(self, **gen: Any) -> GenOptions:
         """Sampling options for the answer: settings.llm defaults, overridden by `gen`."""
         allowed = {"max_tokens", "temperature", "top_p", "seed", "stop"}
         unknown = set(gen) - allowed
@@ -153,9 +151,10 @@ class ChatEngine:
                 f"use {', '.join(sorted(allowed))}"
             )
         llm = self.settings.llm
-        opts = {"max_tokens": llm.max_tokens, "temperature": llm.temperature}
+        opts: dict[str, Any] = {"max_tokens": llm.max_tokens, "temperature": llm.temperature}
         opts.update({k: v for k, v in gen.items() if v is not None})
-        return opts
+        opts["stop"] = tuple(opts.get("stop") or ())
+        return GenOptions(**opts)
 
     # -- before the model speaks ---------------------------------------------------------
 
@@ -277,7 +276,7 @@ class ChatEngine:
             if prompt_tokens + CONDENSE_MAX_TOKENS > self.bot.llm.context_window:
                 return fallback
             out = self.bot.llm.generate(
-                messages, max_tokens=CONDENSE_MAX_TOKENS, temperature=0.0, seed=0
+                messages, GenOptions(max_tokens=CONDENSE_MAX_TOKENS, temperature=0.0, seed=0)
             ).text
         except ChatforgeError as e:
             log.info("condensing failed (%s); using the previous question too", e)
@@ -329,7 +328,7 @@ class ChatEngine:
         **gen: Any,
     ) -> AnswerStream:
         opts = self.gen_options(**gen)
-        prepared = self.prepare(question, user, conversation_id, opts["max_tokens"], history)
+        prepared = self.prepare(question, user, conversation_id, opts.max_tokens, history)
         return AnswerStream(self, prepared, opts)
 
     def ask(
@@ -394,7 +393,7 @@ class ChatEngine:
                     fact,
                     "fact",
                     p.conversation_id,
-                    np.asarray(vec, dtype=np.float32).tobytes(),
+                    vec,
                 )
         if mem.enabled and mem.summarize_every and turns % mem.summarize_every == 0:
             self.summarize(p.user, p.conversation_id, mem.summarize_every)
@@ -430,7 +429,7 @@ class ChatEngine:
             return
         try:
             summary = llm.generate(
-                messages, max_tokens=SUMMARY_MAX_TOKENS, temperature=0.0, seed=0
+                messages, GenOptions(max_tokens=SUMMARY_MAX_TOKENS, temperature=0.0, seed=0)
             ).text
         except ChatforgeError as e:
             log.info("summarizing failed: %s", e)

@@ -72,8 +72,8 @@ class MemoryStore:
     def embedder(self) -> Embedder:
         return self._embedder()
 
-    def _vector(self, text: str) -> bytes:
-        return np.asarray(self.embedder.encode_query(text), dtype=np.float32).tobytes()
+    def _vector(self, text: str) -> np.ndarray:
+        return self.embedder.encode_query(text)
 
     def add(
         self, user: str, text: str, kind: str = "note", conversation_id: str | None = None
@@ -91,9 +91,12 @@ class MemoryStore:
         text: str,
         kind: str,
         conversation_id: str | None,
-        vec: bytes | None = None,
+        vector: np.ndarray | None = None,
     ) -> int:
-        """Write inside the caller's transaction; the same text for the same user is kept once."""
+        """Write inside the caller's transaction; the same text for the same user is kept once.
+
+        `vector` is the text's embedding when the caller has it already (else it is computed).
+        """
         text = " ".join(text.split())
         if not text:
             raise ChatforgeError("a memory needs some text")
@@ -113,7 +116,9 @@ class MemoryStore:
                 user,
                 kind,
                 text,
-                vec if vec is not None else self._vector(text),
+                np.asarray(
+                    vector if vector is not None else self._vector(text), dtype=np.float32
+                ).tobytes(),
                 self.embedder.name,
                 conversation_id,
                 at,

@@ -131,13 +131,13 @@ def answer(
     max_tokens: int = MAX_TOKENS,
 ) -> None:
     """Generate (greedily) each answer of ``setup`` with its latency."""
-    from chatforge.llm import open_llm
+    from chatforge.llm import GenOptions, open_llm
 
     llm = open_llm(setup.model, n_ctx=2048)
     for qa in questions:
         messages = _messages(setup, llm, qa.question, examples, bot, max_tokens)
         t0 = time.perf_counter()
-        gen = llm.generate(messages, max_tokens=max_tokens, temperature=0.0, seed=0)
+        gen = llm.generate(messages, GenOptions(max_tokens=max_tokens, temperature=0.0, seed=0))
         ms = (time.perf_counter() - t0) * 1000
         setup.answers.append(
             {"answer": gen.text.strip(), "ms": ms, "tokens": gen.completion_tokens}

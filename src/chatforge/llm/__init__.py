@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chatforge.errors import ModelError
-from chatforge.llm.base import LLM, Generation, Message, Stream
+from chatforge.llm.base import LLM, Generation, GenOptions, Message, Stream
 from chatforge.llm.builtin import BUILTIN_MODELS, BuiltinModel, as_quant, resolve_builtin
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "LLM",
     "BuiltinModel",
+    "GenOptions",
     "Generation",
     "Message",
     "Stream",

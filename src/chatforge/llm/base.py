@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal
 
@@ -23,6 +23,26 @@ Message = dict[str, str]
 FinishReason = Literal["stop", "length"]
 
 PLAIN_STOP = "\nUser:"
+
+
+@dataclass(frozen=True)
+class GenOptions:
+    """How one completion is sampled; temperature 0 is greedy (deterministic)."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = field(default=())
+    """Texts that end the completion (not included in it)."""
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
+
+
+GREEDY = GenOptions()
 
 
 @dataclass
@@ -97,54 +117,20 @@ class LLM(ABC):
 
     @abstractmethod
     def _generate(
-        self,
-        messages: Sequence[Message],
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        stop: list[str],
-        seed: int | None,
+        self, messages: Sequence[Message], options: GenOptions
     ) -> Generator[str, None, Generation]:
         """Yield text pieces and return the finished :class:`Generation`.
 
         Must release the model promptly when closed (``GeneratorExit`` at a ``yield``).
         """
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        stop: Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> Stream:
-        """Stream the reply to ``messages``; temperature 0 is greedy (deterministic)."""
-        if max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        stops = [s for s in (stop or []) if s]
-        return Stream(self._generate(messages, max_tokens, temperature, top_p, stops, seed))
+    def stream(self, messages: Sequence[Message], options: GenOptions = GREEDY) -> Stream:
+        """Stream the reply to ``messages``."""
+        return Stream(self._generate(messages, options))
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        stop: Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> Generation:
+    def generate(self, messages: Sequence[Message], options: GenOptions = GREEDY) -> Generation:
         """The whole reply to ``messages`` at once, with token usage."""
-        with self.stream(
-            messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
-            seed=seed,
-        ) as pieces:
+        with self.stream(messages, options) as pieces:
             for _ in pieces:
                 pass
         assert pieces.generation is not None

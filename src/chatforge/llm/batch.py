@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from chatforge.errors import ModelError
+from chatforge.llm.base import GenOptions
 
 PENALTY_LAST_N = 64
 """Tokens the repeat penalty looks back over, as llama-cpp-python's default."""
@@ -154,19 +155,14 @@ class BatchEngine:
             return len(self._active)
 
     def tokens(
-        self,
-        prompt: Sequence[int],
-        *,
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        seed: int,
-        repeat_penalty: float,
+        self, prompt: Sequence[int], options: GenOptions, *, repeat_penalty: float
     ) -> Iterator[int]:
         """The sampled tokens of one completion, the end-of-generation token included.
 
-        It stops after ``max_tokens`` tokens; closing the iterator frees its slot.
+        It stops after ``options.max_tokens`` tokens; closing the iterator frees its slot.
+        ``options.stop`` is the caller's to apply, on text.
         """
+        max_tokens = options.max_tokens
         if not prompt:
             raise ModelError("an empty prompt cannot be completed")
         if len(prompt) + max_tokens > self.n_ctx:
@@ -174,7 +170,7 @@ class BatchEngine:
                 f"prompt ({len(prompt)} tokens) plus max_tokens ({max_tokens}) exceeds the "
                 f"{self.n_ctx}-token context; shorten it or raise llm.n_ctx"
             )
-        sampler = self._sampler(temperature, top_p, seed, repeat_penalty)
+        sampler = self._sampler(options, repeat_penalty)
         seq = _Sequence(list(prompt), max_tokens, sampler)
         with self._cond:
             if self._closed:
@@ -189,13 +185,7 @@ class BatchEngine:
             seq.cancelled = True
             self._cond.notify()
 
-    def _sampler(
-        self,
-        temperature: float,
-        top_p: float,
-        seed: int,
-        repeat_penalty: float,
-    ) -> Any:
+    def _sampler(self, options: GenOptions, repeat_penalty: float) -> Any:
         lc = self._lc
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
         lc.llama_sampler_chain_add(
@@ -204,11 +194,12 @@ class BatchEngine:
                 self._n_vocab, PENALTY_LAST_N, repeat_penalty, 0.0, 0.0
             ),
         )
-        if temperature <= 0:
+        if options.temperature <= 0:
             lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
         else:
-            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(top_p, 1))
-            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(temperature))
+            seed = options.seed or 0
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(options.top_p, 1))
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(options.temperature))
             lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed & 0xFFFFFFFF))
         # The penalty sees only the answer's own tokens (llama_sampler_sample accepts each), as
         # llama-cpp-python's does: fed the prompt's tail, it penalised the end-of-turn token of

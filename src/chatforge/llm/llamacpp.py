@@ -31,6 +31,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +41,7 @@ from chatforge.llm.base import (
     PLAIN_STOP,
     FinishReason,
     Generation,
+    GenOptions,
     Message,
     StopText,
     format_plain,
@@ -198,13 +200,7 @@ class LlamaCppLLM(LLM):
         return len(self._prompt_tokens(messages))
 
     def _generate(
-        self,
-        messages: Sequence[Message],
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        stop: list[str],
-        seed: int | None,
+        self, messages: Sequence[Message], options: GenOptions
     ) -> Generator[str, None, Generation]:
         import llama_cpp
 
@@ -216,15 +212,16 @@ class LlamaCppLLM(LLM):
                 f"prompt is {len(prompt)} tokens but {self.name} holds {self.context_window}; "
                 "shorten it or raise llm.n_ctx"
             )
-        max_tokens = min(max_tokens, room)
+        options = replace(options, max_tokens=min(options.max_tokens, room))
         plain = self._formatter is None
+        stop = list(options.stop)
         stops = StopText([*stop, PLAIN_STOP] if plain else stop, lstrip=plain)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         completion: list[int] = []
         emitted = 0
         parts: list[str] = []
         finish: FinishReason = "length"
-        with self._tokens(prompt, max_tokens, temperature, top_p, seed) as tokens:
+        with self._tokens(prompt, options) as tokens:
             for token in tokens:
                 if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
                     finish = "stop"
@@ -239,7 +236,7 @@ class LlamaCppLLM(LLM):
                 if stops.stopped:
                     finish = "stop"
                     break
-                if len(completion) >= max_tokens:
+                if len(completion) >= options.max_tokens:
                     break
         tail = stops.push(decoder.decode(b"", final=True)) + stops.flush()
         if tail:
@@ -249,24 +246,14 @@ class LlamaCppLLM(LLM):
         return Generation("".join(parts), len(prompt), len(completion), finish, cached)
 
     @contextlib.contextmanager
-    def _tokens(
-        self,
-        prompt: list[int],
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        seed: int | None,
-    ) -> Iterator[Iterator[int]]:
+    def _tokens(self, prompt: list[int], options: GenOptions) -> Iterator[Iterator[int]]:
         """The completion's tokens: from the batch engine, or from the shared context in turn."""
+        seed = options.seed
         drawn = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+        temperature = options.temperature
         if self._engine is not None:
             tokens = self._engine.tokens(
-                prompt,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                seed=drawn,
-                repeat_penalty=self.repeat_penalty,
+                prompt, replace(options, seed=drawn), repeat_penalty=self.repeat_penalty
             )
             try:
                 yield tokens
@@ -281,7 +268,7 @@ class LlamaCppLLM(LLM):
             tokens = llama.generate(
                 prompt,
                 top_k=0,
-                top_p=top_p,
+                top_p=options.top_p,
                 min_p=0.0,
                 temp=max(temperature, 0.0),
                 repeat_penalty=self.repeat_penalty,

@@ -30,7 +30,16 @@ from tenacity import (
 )
 
 from chatforge.errors import ModelError
-from chatforge.llm.base import LLM, FinishReason, Generation, Message, estimate_tokens, format_plain
+from chatforge.llm.base import (
+    GREEDY,
+    LLM,
+    FinishReason,
+    Generation,
+    GenOptions,
+    Message,
+    estimate_tokens,
+    format_plain,
+)
 
 
 class _Retryable(Exception):
@@ -132,44 +141,27 @@ class OpenAIHTTPLLM(LLM):
             response.close()
 
     def _payload(
-        self,
-        messages: Sequence[Message],
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        stop: list[str],
-        seed: int | None,
-        stream: bool,
+        self, messages: Sequence[Message], options: GenOptions, stream: bool
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.remote_model or "default",
             "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "top_p": top_p,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
             "stream": stream,
         }
-        if stop:
-            payload["stop"] = stop
-        if seed is not None:
-            payload["seed"] = seed
+        if options.stop:
+            payload["stop"] = list(options.stop)
+        if options.seed is not None:
+            payload["seed"] = options.seed
         if stream:
             payload["stream_options"] = {"include_usage": True}
         return payload
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        stop: Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> Generation:
+    def generate(self, messages: Sequence[Message], options: GenOptions = GREEDY) -> Generation:
         """One non-streamed request, so the server's exact usage comes back."""
-        stops = [s for s in (stop or []) if s]
-        payload = self._payload(messages, max_tokens, temperature, top_p, stops, seed, False)
+        payload = self._payload(messages, options, False)
         with self._post(payload) as response:
             try:
                 data = json.loads(response.read())
@@ -187,15 +179,9 @@ class OpenAIHTTPLLM(LLM):
         )
 
     def _generate(
-        self,
-        messages: Sequence[Message],
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        stop: list[str],
-        seed: int | None,
+        self, messages: Sequence[Message], options: GenOptions
     ) -> Generator[str, None, Generation]:
-        payload = self._payload(messages, max_tokens, temperature, top_p, stop, seed, True)
+        payload = self._payload(messages, options, True)
         parts: list[str] = []
         usage: dict[str, int] = {}
         events = 0

@@ -30,6 +30,7 @@ from chatforge.llm.base import (
     PLAIN_STOP,
     FinishReason,
     Generation,
+    GenOptions,
     Message,
     StopText,
     format_plain,
@@ -188,13 +189,7 @@ class TransformersLLM(LLM):
         return int(self._encode(messages)["input_ids"].shape[1])
 
     def _generate(
-        self,
-        messages: Sequence[Message],
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        stop: list[str],
-        seed: int | None,
+        self, messages: Sequence[Message], options: GenOptions
     ) -> Generator[str, None, Generation]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
@@ -208,6 +203,7 @@ class TransformersLLM(LLM):
                 f"prompt is {n_prompt} tokens but {self.name} holds {self.context_window}; "
                 "shorten it or raise llm.n_ctx"
             )
+        stop = list(options.stop)
         if self.chat_template == "plain":
             stop = [*stop, PLAIN_STOP]
         cancel = threading.Event()
@@ -222,13 +218,14 @@ class TransformersLLM(LLM):
         pad = tok.pad_token_id if tok.pad_token_id is not None else min(eos_ids, default=0)
         kwargs: dict[str, Any] = dict(
             **inputs,
-            max_new_tokens=min(max_tokens, room),
+            max_new_tokens=min(options.max_tokens, room),
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([Cancelled()]),
             pad_token_id=pad,
         )
-        if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+        if options.temperature > 0:
+            t, p = options.temperature, options.top_p
+            kwargs.update(do_sample=True, temperature=t, top_p=p, top_k=0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
@@ -237,8 +234,8 @@ class TransformersLLM(LLM):
 
         def run() -> None:
             try:
-                if seed is not None:
-                    torch.manual_seed(seed)
+                if options.seed is not None:
+                    torch.manual_seed(options.seed)
                 with torch.inference_mode():
                     result["out"] = self._model.generate(**kwargs)
             except BaseException as e:

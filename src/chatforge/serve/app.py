@@ -17,14 +17,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from chatforge.bot import Bot
+from chatforge.bot import Bot, open_configured_llm
+from chatforge.config import Settings
 from chatforge.serve.auth import KeyRing
 from chatforge.serve.errors import install_handlers
 from chatforge.serve.jobs import Jobs
 from chatforge.serve.limits import BodyLimit
 from chatforge.serve.metrics import Metrics
 from chatforge.serve.runner import GenerationRunner
-from chatforge.serve.serial import SerialEmbedder
 
 log = logging.getLogger("chatforge.serve")
 
@@ -41,8 +41,6 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
 
     settings = bot.settings
     server = settings.server
-    if not isinstance(bot.__dict__.get("embedder"), SerialEmbedder):
-        bot.__dict__["embedder"] = SerialEmbedder(bot.embedder)
     runner = runner or GenerationRunner(bot, max_queue=server.max_queue, workers=server.parallel)
 
     @asynccontextmanager
@@ -110,21 +108,21 @@ def app_from_env() -> FastAPI:
     folder = os.environ.get("CHATFORGE_BOT")
     if not folder:
         raise RuntimeError("set CHATFORGE_BOT to the bot folder to serve")
-    bot = Bot(Path(folder))
-    warm_up(bot)
-    return create_app(bot)
+    return create_app(serving_bot(Path(folder)))
 
 
-def warm_up(bot: Bot) -> None:
-    """Load the models now, so the first request does not wait for them.
+def serving_bot(folder: Path, settings: Settings | None = None) -> Bot:
+    """The bot in `folder` with its models loaded now, so the first request does not wait.
 
     The chat model is opened with ``server.parallel`` slots, so that many answers are written
     together (llama.cpp; other backends take them in turn).
     """
-    if "llm" not in bot.__dict__:
-        server = bot.settings.server
-        bot.__dict__["llm"] = bot.open_llm(slots=server.parallel, prompt_cache=server.prompt_cache)
+    settings = settings or Settings.load(folder)
+    server = settings.server
+    llm = open_configured_llm(settings, slots=server.parallel, prompt_cache=server.prompt_cache)
+    bot = Bot(folder, settings, llm=llm)
     _ = bot.embedder.dim, bot.store.chunk_count()
+    return bot
 
 
 def _version() -> str:

@@ -1,9 +1,9 @@
 """Background ingestion: uploads are ingested one job at a time while answers go on.
 
 Each job opens the bot folder again with its own SQLite connection and its own embedding
-model (a tokenizer is not safe to share between threads), so answers read committed data
-through WAL while the job writes. The job's store takes
-the runner's `retrieval` lock around each commit: an answer that is retrieving sees the
+model (a long ingest would otherwise hold up the answers' queries), so answers read committed
+data through WAL while the job writes. The job's store takes the runner's `retrieval` lock
+around each commit: an answer that is retrieving sees the
 documents either before or after a file changed, never halfway. The answering side's FAISS
 index catches up on its next search, because every commit bumps the store's generation.
 """
@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatforge.bot import Bot
+from chatforge.bot import Bot, open_embedder, open_store
 from chatforge.embed import Embedder
-from chatforge.store.sqlite import SQLiteStore
 
 log = logging.getLogger("chatforge.serve")
 
@@ -54,24 +53,6 @@ class Job:
             "created": int(self.created),
             "report": self.report,
         }
-
-
-class _GuardedStore(SQLiteStore):
-    """A store whose document writes wait until no answer is retrieving."""
-
-    guard: threading.Lock
-
-    def replace_file(self, *args: Any, **kwargs: Any) -> int:
-        with self.guard:
-            return super().replace_file(*args, **kwargs)
-
-    def remove_file(self, path: str) -> bool:
-        with self.guard:
-            return super().remove_file(path)
-
-    def collect_garbage(self) -> int:
-        with self.guard:
-            return super().collect_garbage()
 
 
 class _Progress:
@@ -119,21 +100,11 @@ class Jobs:
     def open(self) -> Bot:
         """The bot folder opened for writing beside the answering bot (close it after use)."""
         main = self.bot
-        b = Bot(main.folder, main.settings)
         if self._embedder is None:
-            self._embedder = b.embedder
-        embedder = b.__dict__["embedder"] = self._embedder
-        s = main.settings.store
-        store = _GuardedStore(
-            b.data_dir,
-            model=main.settings.embed.model,
-            dim=lambda: embedder.dim,
-            index_kind=s.index,
-            hnsw_threshold=s.hnsw_threshold,
-        )
-        store.guard = self.guard
-        b.__dict__["store"] = store
-        return b
+            self._embedder = open_embedder(main.settings)
+        embedder = self._embedder
+        store = open_store(main.folder, main.settings, lambda: embedder.dim, self.guard)
+        return Bot(main.folder, main.settings, embedder=embedder, store=store)
 
     def _run(self, job: Job) -> None:
         job.status, job.message = "running", "starting"

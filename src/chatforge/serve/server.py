@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from chatforge.bot import Bot
+from chatforge.config import Settings
 from chatforge.errors import ConfigError
 
 log = logging.getLogger("chatforge.serve")
@@ -43,8 +43,8 @@ def serve(
     """Open the bot, load its models and serve until Ctrl-C."""
     import uvicorn
 
-    bot = Bot(folder)
-    server = bot.settings.server
+    settings = Settings.load(folder)
+    server = settings.server
     host = host or server.host
     port = port or server.port
     workers = workers or server.workers
@@ -57,17 +57,16 @@ def serve(
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}"
     config = {"host": host, "port": port, "log_level": "warning", "timeout_graceful_shutdown": 5}
     if workers > 1:
-        bot.close()
         os.environ["CHATFORGE_BOT"] = str(folder.resolve())
         log.info(
             "serving %s with %d workers at %s (API docs at %s/docs)", folder, workers, url, url
         )
         uvicorn.run("chatforge.serve.app:app_from_env", factory=True, workers=workers, **config)
         return
-    from chatforge.serve.app import create_app, warm_up
+    from chatforge.serve.app import create_app, serving_bot
 
     log.info("loading the models of %s ...", folder)
-    warm_up(bot)
+    bot = serving_bot(folder, settings)
     app = create_app(bot)
     log.info("serving %s at %s (API docs at %s/docs); Ctrl-C stops", folder, url, url)
     try:

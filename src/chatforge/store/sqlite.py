@@ -15,7 +15,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,8 +93,12 @@ class SQLiteStore:
         dim: Callable[[], int],
         index_kind: str = "auto",
         hnsw_threshold: int = 200_000,
+        write_guard: AbstractContextManager[Any] | None = None,
     ) -> None:
+        """`write_guard` (a lock) is held around each change to the documents, so a caller
+        that holds it while retrieving sees them either before or after a file changed."""
         self.folder = folder
+        self._write_guard = write_guard or nullcontext()
         self.model = model
         self._dim = dim
         self._index_setting = index_kind
@@ -181,7 +185,7 @@ class SQLiteStore:
         """Swap in a file's new documents, chunks and vectors in one transaction."""
         at = now()
         n = 0
-        with self.transaction():
+        with self._write_guard, self.transaction():
             self._delete_file(path)
             self.db.execute(
                 "INSERT INTO files(path, hash, size, ingested_at, chunking) VALUES(?,?,?,?,?)",
@@ -232,7 +236,7 @@ class SQLiteStore:
             )
 
     def remove_file(self, path: str) -> bool:
-        with self.transaction():
+        with self._write_guard, self.transaction():
             found = self._delete_file(path)
             if found:
                 self._bump()
@@ -246,7 +250,7 @@ class SQLiteStore:
 
     def collect_garbage(self) -> int:
         """Drop cached vectors no chunk uses any more."""
-        with self.transaction():
+        with self._write_guard, self.transaction():
             cur = self.db.execute(
                 "DELETE FROM vectors WHERE hash NOT IN (SELECT DISTINCT hash FROM chunks)"
             )
