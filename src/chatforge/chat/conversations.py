@@ -14,22 +14,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chatforge.errors import ChatforgeError
+from chatforge.store.migrations import execute_all, migration
 from chatforge.store.sqlite import SQLiteStore, now
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations(
-  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL, turns INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS conversations_user ON conversations(user_id, updated_at);
-CREATE TABLE IF NOT EXISTS messages(
-  id INTEGER PRIMARY KEY,
-  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-  role TEXT NOT NULL, text TEXT NOT NULL, sources TEXT NOT NULL DEFAULT '[]',
-  model TEXT NOT NULL DEFAULT '', prompt_tokens INTEGER NOT NULL DEFAULT 0,
-  completion_tokens INTEGER NOT NULL DEFAULT 0, timings TEXT NOT NULL DEFAULT '{}',
-  interrupted INTEGER NOT NULL DEFAULT 0, query TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
-"""
+
+@migration("conversations")
+def m001_conversations(db: sqlite3.Connection) -> None:
+    """The tables as they were before migrations: created only where missing."""
+    execute_all(
+        db,
+        """CREATE TABLE IF NOT EXISTS conversations(
+          id TEXT PRIMARY KEY, user_id TEXT NOT NULL, title TEXT NOT NULL,
+          created_at TEXT NOT NULL, updated_at TEXT NOT NULL, turns INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS conversations_user ON conversations(user_id, updated_at)",
+        """CREATE TABLE IF NOT EXISTS messages(
+          id INTEGER PRIMARY KEY,
+          conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+          role TEXT NOT NULL, text TEXT NOT NULL, sources TEXT NOT NULL DEFAULT '[]',
+          model TEXT NOT NULL DEFAULT '', prompt_tokens INTEGER NOT NULL DEFAULT 0,
+          completion_tokens INTEGER NOT NULL DEFAULT 0, timings TEXT NOT NULL DEFAULT '{}',
+          interrupted INTEGER NOT NULL DEFAULT 0, query TEXT NOT NULL DEFAULT '',
+          created_at TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id)",
+    )
+
 
 TITLE_CHARS = 60
 
@@ -78,12 +86,12 @@ def not_found(conversation_id: str, user: str) -> ChatforgeError:
 
 
 class ConversationStore:
-    """Per-user conversations in the bot's database (tables created on first use)."""
+    """Per-user conversations in the bot's database (its tables brought up to date on open)."""
 
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
         self.db = store.db
-        self.db.executescript(SCHEMA)
+        store.migrate("conversations")
 
     def get(self, conversation_id: str, user: str = "local") -> Conversation:
         row = self.db.execute(

@@ -6,6 +6,10 @@ cosine over the user's memories with numpy: per-user memory stays small, and an 
 one more thing to keep in sync. Kinds: `fact` (a first-person statement found by
 :mod:`chatforge.chat.facts`), `explicit` (a "remember that ..." request), `summary` (the model's
 summary of recent turns), `note` (added by hand).
+
+An edit supersedes rather than overwrites: the memory keeps its id and takes the new text, and
+the earlier text stays as a row whose `superseded_by` names it. Recall and lists use current
+memories only; `list(..., include_history=True)` shows the earlier versions too.
 """
 
 from __future__ import annotations
@@ -19,18 +23,38 @@ import numpy as np
 
 from chatforge.embed import Embedder
 from chatforge.errors import ChatforgeError
+from chatforge.store.migrations import execute_all, migration
 from chatforge.store.sqlite import SQLiteStore, now
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS memories(
-  id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
-  vec BLOB NOT NULL, model TEXT NOT NULL, conversation_id TEXT, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id);
-"""
+
+@migration("memory")
+def m001_memories(db: sqlite3.Connection) -> None:
+    """The table as it was before migrations: created only where missing."""
+    execute_all(
+        db,
+        """CREATE TABLE IF NOT EXISTS memories(
+          id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+          vec BLOB NOT NULL, model TEXT NOT NULL, conversation_id TEXT,
+          created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id)",
+    )
+
+
+@migration("memory")
+def m002_superseded_by(db: sqlite3.Connection) -> None:
+    """Edits keep the earlier text: a superseded row points at the memory that replaced it, and
+    goes when that memory is deleted."""
+    execute_all(
+        db,
+        "ALTER TABLE memories ADD COLUMN superseded_by INTEGER "
+        "REFERENCES memories(id) ON DELETE CASCADE",
+        "CREATE INDEX memories_superseded ON memories(superseded_by)",
+    )
+
 
 KINDS = ("fact", "explicit", "summary", "note")
-_COLUMNS = "id, user_id, kind, text, conversation_id, created_at, updated_at"
+_COLUMNS = "id, user_id, kind, text, conversation_id, created_at, updated_at, superseded_by"
+_CURRENT = "superseded_by IS NULL"
 
 
 @dataclass
@@ -42,10 +66,14 @@ class Memory:
     conversation_id: str | None
     created_at: str
     updated_at: str
+    superseded_by: int | None = None
+    """The memory that replaced this text, or None for a current memory."""
     score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.superseded_by is None:
+            d.pop("superseded_by")
         if self.score is None:
             d.pop("score")
         else:
@@ -66,7 +94,7 @@ class MemoryStore:
         self.store = store
         self.db = store.db
         self._embedder = embedder
-        self.db.executescript(SCHEMA)
+        store.migrate("memory")
 
     @property
     def embedder(self) -> Embedder:
@@ -93,7 +121,8 @@ class MemoryStore:
         conversation_id: str | None,
         vector: np.ndarray | None = None,
     ) -> int:
-        """Write inside the caller's transaction; the same text for the same user is kept once.
+        """Write inside the caller's transaction; the same current text for the same user is
+        kept once.
 
         `vector` is the text's embedding when the caller has it already (else it is computed).
         """
@@ -104,7 +133,8 @@ class MemoryStore:
             raise ChatforgeError(f"unknown memory kind {kind!r}; use one of {', '.join(KINDS)}")
         at = now()
         row = db.execute(
-            "SELECT id FROM memories WHERE user_id = ? AND lower(text) = lower(?)", (user, text)
+            f"SELECT id FROM memories WHERE user_id = ? AND lower(text) = lower(?) AND {_CURRENT}",
+            (user, text),
         ).fetchone()
         if row:
             db.execute("UPDATE memories SET updated_at = ? WHERE id = ?", (at, row[0]))
@@ -138,27 +168,36 @@ class MemoryStore:
             )
         return Memory(*row)
 
-    def list(self, user: str = "local", kind: str | None = None) -> list[Memory]:
+    def list(
+        self, user: str = "local", kind: str | None = None, include_history: bool = False
+    ) -> list[Memory]:
+        """The user's current memories, oldest first; with `include_history`, each is followed
+        by the texts it replaced, newest first."""
         where, args = ("AND kind = ?", (user, kind)) if kind else ("", (user,))
+        if not include_history:
+            where += f" AND {_CURRENT}"
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? {where} ORDER BY id", args
+            f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? {where} "
+            f"ORDER BY coalesce(superseded_by, id), {_CURRENT} DESC, id DESC",
+            args,
         )
         return [Memory(*r) for r in rows]
 
     def search(
         self, user: str, query: str, k: int = 5, min_score: float | None = None
     ) -> list[Memory]:
-        """The user's memories most similar to `query` (cosine), best first."""
+        """The user's current memories most similar to `query` (cosine), best first."""
         if k <= 0:
             return []
         rows = self.db.execute(
-            f"SELECT {_COLUMNS}, vec, model FROM memories WHERE user_id = ?", (user,)
+            f"SELECT {_COLUMNS}, vec, model FROM memories WHERE user_id = ? AND {_CURRENT}",
+            (user,),
         ).fetchall()
         if not rows:
             return []
         self._refresh_stale(rows)
         rows = self.db.execute(
-            f"SELECT {_COLUMNS}, vec FROM memories WHERE user_id = ?", (user,)
+            f"SELECT {_COLUMNS}, vec FROM memories WHERE user_id = ? AND {_CURRENT}", (user,)
         ).fetchall()
         vecs = np.stack([np.frombuffer(r[-1], dtype=np.float32) for r in rows])
         scores = vecs @ np.asarray(self.embedder.encode_query(query), dtype=np.float32)
@@ -186,21 +225,40 @@ class MemoryStore:
             )
 
     def edit(self, user: str, memory_id: int, text: str) -> Memory:
-        """Replace a memory's text (and its vector)."""
-        self.get(user, memory_id)
+        """Give a memory new text (and vector); the earlier text is kept as a superseded row.
+
+        The memory keeps its id. The superseded row keeps the earlier text, vector, kind and
+        creation time; its `updated_at` is when it stopped being current.
+        """
+        current = self.get(user, memory_id)
+        if current.superseded_by is not None:
+            raise ChatforgeError(
+                f"memory {memory_id} is an earlier version of memory {current.superseded_by}; "
+                f"edit memory {current.superseded_by} instead"
+            )
         text = " ".join(text.split())
         if not text:
             raise ChatforgeError("a memory needs some text; use `memory delete` to remove one")
-        vec = self._vector(text)
+        if text == current.text:
+            return current
+        vec = np.asarray(self._vector(text), dtype=np.float32).tobytes()
+        at = now()
         with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO memories(user_id, kind, text, vec, model, conversation_id, "
+                "created_at, updated_at, superseded_by) SELECT user_id, kind, text, vec, model, "
+                "conversation_id, created_at, ?, id FROM memories WHERE id = ? AND user_id = ?",
+                (at, memory_id, user),
+            )
             db.execute(
                 "UPDATE memories SET text = ?, vec = ?, model = ?, updated_at = ? "
                 "WHERE id = ? AND user_id = ?",
-                (text, vec, self.embedder.name, now(), memory_id, user),
+                (text, vec, self.embedder.name, at, memory_id, user),
             )
         return self.get(user, memory_id)
 
     def delete(self, user: str, memory_id: int) -> None:
+        """Forget a memory, with the earlier texts it replaced."""
         with self.store.transaction() as db:
             cur = db.execute("DELETE FROM memories WHERE id = ? AND user_id = ?", (memory_id, user))
         if cur.rowcount == 0:

@@ -32,6 +32,8 @@ COLUMN_WEIGHTS = np.array([0.5, 1.0], dtype=np.float32)
 log = logging.getLogger("chatforge.store")
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
+"""The FTS5 tokenizer of `chunks_fts` and of queries; changing it takes a store migration that
+rebuilds `chunks_fts`, since existing bots keep the tokenizer their table was made with."""
 
 
 class KeywordIndex:

@@ -27,31 +27,39 @@ from chatforge.errors import ConfigError
 from chatforge.schema import Chunk, Document, Hit
 from chatforge.store.faiss_index import VectorIndex
 from chatforge.store.keyword_index import TOKENIZER, KeywordIndex, QueryTokenizer
+from chatforge.store.migrations import execute_all, migrate, migration
 
 log = logging.getLogger("chatforge.store")
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files(
-  path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, ingested_at TEXT NOT NULL,
-  chunking TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS documents(
-  id INTEGER PRIMARY KEY, path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
-  part TEXT NOT NULL DEFAULT '', title TEXT NOT NULL, text TEXT NOT NULL, meta TEXT NOT NULL,
-  UNIQUE(path, part));
-CREATE TABLE IF NOT EXISTS chunks(
-  id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-  ord INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, section TEXT NOT NULL,
-  context TEXT NOT NULL, text TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
-CREATE TABLE IF NOT EXISTS vectors(hash TEXT PRIMARY KEY, vec BLOB NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-  context, text, tokenize = '{TOKENIZER}');
-CREATE TABLE IF NOT EXISTS ingest_log(
-  id INTEGER PRIMARY KEY, at TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
-  reason TEXT NOT NULL DEFAULT '');
-"""
+
+@migration("store")
+def m001_documents(db: sqlite3.Connection) -> None:
+    """The tables as they were before migrations: created only where missing."""
+    execute_all(
+        db,
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS files(
+          path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL,
+          ingested_at TEXT NOT NULL, chunking TEXT NOT NULL DEFAULT '')""",
+        """CREATE TABLE IF NOT EXISTS documents(
+          id INTEGER PRIMARY KEY, path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+          part TEXT NOT NULL DEFAULT '', title TEXT NOT NULL, text TEXT NOT NULL,
+          meta TEXT NOT NULL, UNIQUE(path, part))""",
+        """CREATE TABLE IF NOT EXISTS chunks(
+          id INTEGER PRIMARY KEY,
+          doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+          ord INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+          section TEXT NOT NULL, context TEXT NOT NULL, text TEXT NOT NULL, hash TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id)",
+        "CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash)",
+        "CREATE TABLE IF NOT EXISTS vectors(hash TEXT PRIMARY KEY, vec BLOB NOT NULL)",
+        "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
+        f"context, text, tokenize = '{TOKENIZER}')",
+        """CREATE TABLE IF NOT EXISTS ingest_log(
+          id INTEGER PRIMARY KEY, at TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
+          reason TEXT NOT NULL DEFAULT '')""",
+    )
+
 
 MAX_QUERY_TERMS = 32
 KEYWORDS = "keywords.npz"
@@ -114,8 +122,8 @@ class SQLiteStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)  # idempotent; executescript manages its own commit
         self._index: VectorIndex | None = None
+        self.migrate("store")
 
     @property
     def dim(self) -> int:
@@ -124,6 +132,11 @@ class SQLiteStore:
         return int(stored) if stored else self._dim()
 
     # -- transactions and bookkeeping -------------------------------------------------
+
+    def migrate(self, namespace: str) -> list[str]:
+        """Bring the tables of `namespace` up to date in this database (see store.migrations)."""
+        with self._lock:
+            return migrate(self.db, namespace)
 
     def transaction(self) -> _Transaction:
         return _Transaction(self)
