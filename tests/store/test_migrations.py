@@ -323,6 +323,37 @@ def test_a_migration_another_process_applies_meanwhile_is_not_applied_again(tmp_
     second.close()
 
 
+def test_a_part_first_opened_inside_a_transaction_migrates_with_it(tmp_path, embedder):
+    """The bot opens conversations and memory on first use, which may be inside a turn's
+    transaction: their migrations then commit, or roll back, with it."""
+    store = SQLiteStore(tmp_path / "data", embedder.name, lambda: embedder.dim)
+    try:
+        with pytest.raises(RuntimeError), store.transaction():
+            ConversationStore(store)
+            raise RuntimeError("the turn failed")
+        assert [a.namespace for a in applied_migrations(store.db)] == ["store"]
+        with store.transaction() as db:
+            conversations = ConversationStore(store)
+            conversations.record_turn(
+                db,
+                "c1",
+                "ada",
+                "Où est le four ?",
+                "Dans la cuisine.",
+                sources=[],
+                model="",
+                prompt_tokens=0,
+                completion_tokens=0,
+                timings={},
+                interrupted=False,
+                query="",
+            )
+        assert conversations.history("c1", "ada") == [("Où est le four ?", "Dans la cuisine.")]
+        assert [a.namespace for a in applied_migrations(store.db)] == ["store", "conversations"]
+    finally:
+        store.close()
+
+
 def test_a_migration_name_is_registered_once(monkeypatch):
     monkeypatch.setitem(migrations.REGISTRY, "twice", [])
 

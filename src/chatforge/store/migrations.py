@@ -14,6 +14,7 @@ commit the migration's transaction halfway.
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class MigrationError(ChatforgeError):
 
 @dataclass(frozen=True)
 class Applied:
+    """One migration a database has received, and when (UTC, ISO 8601)."""
+
     namespace: str
     name: str
     applied_at: str
@@ -102,36 +105,42 @@ def _pending(db: sqlite3.Connection, namespace: str) -> list[Migration]:
 
 
 def _apply(db: sqlite3.Connection, namespace: str, fn: Migration) -> bool:
-    """Run one migration and record it in one transaction; False if another process did."""
-    db.execute("BEGIN IMMEDIATE")
+    """Run one migration and record it in one transaction; False if another process did.
+
+    Opened inside a caller's transaction, it becomes a savepoint of that transaction.
+    """
+    outer = db.in_transaction
     try:
-        if fn.__name__ in _recorded(db, namespace):
-            db.execute("COMMIT")
-            return False
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations(namespace TEXT NOT NULL, name TEXT NOT NULL, "
-            "applied_at TEXT NOT NULL, PRIMARY KEY(namespace, name))"
-        )
-        fn(db)
-        db.execute(
-            "INSERT INTO _migrations(namespace, name, applied_at) "
-            "VALUES(?, ?, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))",
-            (namespace, fn.__name__),
-        )
-        db.execute("COMMIT")
+        db.execute("SAVEPOINT migration" if outer else "BEGIN IMMEDIATE")
+        applied = fn.__name__ not in _recorded(db, namespace)
+        if applied:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations(namespace TEXT NOT NULL, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY(namespace, name))"
+            )
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations(namespace, name, applied_at) "
+                "VALUES(?, ?, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))",
+                (namespace, fn.__name__),
+            )
+        db.execute("RELEASE migration" if outer else "COMMIT")
     except BaseException as e:
-        if db.in_transaction:
+        if outer:
+            db.execute("ROLLBACK TO migration")
+            db.execute("RELEASE migration")
+        elif db.in_transaction:
             db.execute("ROLLBACK")
         if not isinstance(e, Exception):
             raise
-        path = _path(db)
+        path = shlex.quote(_path(db))
         reason = " ".join(str(e).split()) or type(e).__name__
         raise MigrationError(
             f"cannot upgrade the database {path}: migration {namespace}/{fn.__name__} failed "
             f"({reason}); the file is left as it was; check it with "
             f"`sqlite3 {path} 'PRAGMA integrity_check'` or restore a backup"
         ) from e
-    return True
+    return applied
 
 
 def _path(db: sqlite3.Connection) -> str:
