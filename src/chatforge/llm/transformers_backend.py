@@ -35,7 +35,7 @@ from chatforge.llm.base import (
     StopText,
     format_plain,
 )
-from chatforge.llm.builtin import cache_dir
+from chatforge.models import cache_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
