@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 def hf_folder(model: str) -> Path:
-    """A local transformers folder for ``model`` (any spec :func:`resolve_llm` takes but a URL).
+    """A local transformers folder for ``model``: any spec but a URL (see
+    :func:`chatforge.models.resolve_llm`); a fine-tuned run gives its merged folder.
 
     GGUF files are dequantized once into a plain safetensors folder in the chatforge cache, the
     form that training, evaluation and the transformers backend all read.

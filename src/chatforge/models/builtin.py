@@ -131,7 +131,7 @@ def builtin_embedder(name: str) -> Path | None:
     return base / model.folder
 
 
-def _package_dir(model: BuiltinModel, module: str | None = None) -> Path:
+def _installed_dir(model: BuiltinModel, module: str | None = None) -> Path:
     found = package_dir(module or model.module)
     if found is None:
         package = model.package if model.extra == "chat" else f"'chatforge[{model.extra}]'"
@@ -140,7 +140,7 @@ def _package_dir(model: BuiltinModel, module: str | None = None) -> Path:
 
 
 def _smollm2(model: BuiltinModel) -> Path:
-    found = sorted(_package_dir(model).glob("*.gguf"))
+    found = sorted(_installed_dir(model).glob("*.gguf"))
     if not found:
         raise ModelError(
             f"package {model.package} holds no .gguf file; "
@@ -150,7 +150,7 @@ def _smollm2(model: BuiltinModel) -> Path:
 
 
 def _gemma3(model: BuiltinModel) -> Path:
-    _package_dir(model)
+    _installed_dir(model)
     pkg = importlib.import_module(model.module)
     try:
         chunks = pkg.chunk_paths()
@@ -178,7 +178,7 @@ def _gemma3(model: BuiltinModel) -> Path:
 def _qwen(model: BuiltinModel) -> Path:
     """Join the six parts once into the cache (atomically), checking magic and total size."""
     parts = [
-        _package_dir(model, module) / "data" / f"part{i:02d}.bin"
+        _installed_dir(model, module) / "data" / f"part{i:02d}.bin"
         for i, module in enumerate(QWEN_PARTS, start=1)
     ]
     missing = [p.name for p in parts if not p.is_file()]
