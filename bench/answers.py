@@ -419,8 +419,7 @@ def main() -> None:
     offline()
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*XML document.*")
-    from chatforge.llm import BUILTIN_MODELS, resolve_builtin
-    from chatforge.models import resolve_embedder
+    from chatforge.models import BUILTIN_MODELS, resolve_builtin, resolve_embedder
 
     models = [m for m in args.models.split(",") if m] or (
         ["qwen"] if args.quick else list(BUILTIN_MODELS)

@@ -296,8 +296,8 @@ def bench_transformers(folder: Path, top_k: int, max_tokens: int, reps: int) -> 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from chatforge.bot import Bot
-    from chatforge.llm import resolve_builtin
     from chatforge.llm.transformers_backend import hf_folder_for_gguf
+    from chatforge.models import resolve_builtin
 
     bot = Bot.open(folder)
     bot.settings.llm.backend = "transformers"

@@ -265,7 +265,7 @@ def main() -> None:
 
     from llama_cpp import Llama
 
-    from chatforge.llm.builtin import resolve_builtin
+    from chatforge.models import resolve_builtin
 
     gguf = resolve_builtin("smollm2", "q8_0")  # what the bot runs with llm.quant's default
     vocab = Llama(model_path=str(gguf), vocab_only=True, verbose=False)

@@ -267,7 +267,7 @@ def config_set(
         raise ConfigError(f"unknown setting `{key}`; see `chatforge config show` for valid keys")
     parsed = yaml.safe_load(value) if value.strip() else value
     if key == "llm.model":
-        from chatforge.finetune.registry import finetuned_folder, served_path
+        from chatforge.models import finetuned_folder, served_path
 
         run = finetuned_folder(value)
         parsed = str(served_path(run).resolve()) if run else value

@@ -148,7 +148,7 @@ class Embedder:
     def model(self) -> Any:
         if self.backend == "openvino":
             from chatforge.embed_openvino import OpenVINOEncoder
-            from chatforge.llm.builtin import cache_dir
+            from chatforge.models import cache_dir
 
             try:
                 return OpenVINOEncoder(self.path, self.dtype, cache_dir())

@@ -6,7 +6,7 @@ import json
 
 from support import cli
 
-from chatforge.finetune.callbacks import read_metrics
+from chatforge.evaluate.report import read_metrics
 
 
 def test_training_lowers_loss_and_perplexity(finetuned_run):
@@ -74,3 +74,26 @@ def test_models_lists_it_and_config_set_switches_a_bot(finetuned_run, tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "llm.tempo" in bad.stderr
     bad = cli("config", "set", "llm.n_ctx", "12", "--bot", str(tmp_path / "bot"), check=False)
     assert bad.returncode == 2 and "n_ctx" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_run_name_in_the_environment_opens_what_config_set_writes(
+    finetuned_run, tmp_path, monkeypatch
+):
+    """CHATFORGE_LLM__MODEL=<run name> opens the same GGUF, under the same name, as
+    `chatforge config set llm.model <run name>`, and `chatforge models` finds it loadable."""
+    from chatforge.bot import Bot
+    from chatforge.llm import list_models
+
+    out, summary = finetuned_run
+    served = (out / "model.gguf").resolve()
+    by_set = tmp_path / "by-set"
+    cli("init", str(by_set))
+    cli("config", "set", "llm.model", summary["name"], "--bot", str(by_set))
+    written = Bot(by_set).llm
+    by_env = Bot.init(tmp_path / "by-env").folder
+    monkeypatch.setenv("CHATFORGE_LLM__MODEL", summary["name"])
+    from_env = Bot(by_env).llm
+    assert from_env.path == written.path == served
+    assert from_env.name == written.name == summary["name"]
+    row = next(r for r in list_models(summary["name"]) if r["configured"])
+    assert row["loads"] and row["path"] == str(served) and row["name"] == summary["name"]

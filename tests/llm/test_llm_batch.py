@@ -78,7 +78,7 @@ def test_closing_a_stream_frees_its_slot_at_once(batched):
 
 def test_a_request_waits_for_room_in_the_kv_cache_then_runs(llm_cache):
     """Two prompts of 300 cells each in a 512-cell context: the second waits for the first."""
-    from chatforge.llm import resolve_builtin
+    from chatforge.models import resolve_builtin
 
     engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2, cells=512)
     try:
@@ -130,7 +130,7 @@ def test_a_lone_batched_answer_is_what_one_at_a_time_writes(llm_cache):
 
 
 def test_a_prompt_starting_like_a_finished_one_reads_only_the_rest(llm_cache):
-    from chatforge.llm import resolve_builtin
+    from chatforge.models import resolve_builtin
 
     engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=1024, slots=2)
     opts = GenOptions(max_tokens=8, seed=0)
@@ -153,7 +153,7 @@ def test_a_prompt_starting_like_a_finished_one_reads_only_the_rest(llm_cache):
 def test_cached_prompts_make_way_when_the_kv_cache_is_full(llm_cache):
     """Five 300-token prompts through a 512-cell context: each finished one is cached, and the
     next evicts it rather than wait for ever; the cache never promises more cells than exist."""
-    from chatforge.llm import resolve_builtin
+    from chatforge.models import resolve_builtin
 
     engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=512, slots=2, cells=512)
     opts = GenOptions(max_tokens=20, seed=0)
@@ -186,7 +186,7 @@ def test_a_follow_up_answers_from_the_cached_cells_of_the_turn_before(llm_cache)
 
 
 def test_with_the_prompt_cache_off_every_prompt_is_read_whole(llm_cache):
-    from chatforge.llm import resolve_builtin
+    from chatforge.models import resolve_builtin
 
     path = resolve_builtin("smollm2", "q8_0")
     engine = BatchEngine(path, n_ctx=512, slots=2, prompt_cache=False)
@@ -203,7 +203,7 @@ def test_with_the_prompt_cache_off_every_prompt_is_read_whole(llm_cache):
 def test_the_kv_pool_grows_with_the_slots_but_one_sequence_keeps_the_window(llm_cache):
     """Eight 1,000-token prompts fit side by side in a 4-slot pool, though the window is 1,024:
     the pool is what the slots share, the window what one prompt and its answer may take."""
-    from chatforge.llm import resolve_builtin
+    from chatforge.models import resolve_builtin
 
     engine = BatchEngine(resolve_builtin("smollm2", "q8_0"), n_ctx=1024, slots=4)
     greedy = GenOptions(seed=0)

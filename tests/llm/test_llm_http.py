@@ -12,8 +12,8 @@ import pytest
 
 from chatforge.errors import ModelError
 from chatforge.llm import GenOptions, list_models, open_llm
-from chatforge.llm.builtin import resolve_builtin
 from chatforge.llm.openai_http import OpenAIHTTPLLM, api_base
+from chatforge.models import resolve_builtin
 
 CHAT = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to cook."}]

@@ -7,9 +7,10 @@ import importlib.util
 import pytest
 
 from chatforge.errors import ModelError
-from chatforge.llm import BUILTIN_MODELS, list_models, open_llm, resolve_builtin
-from chatforge.llm import builtin as builtin_mod
+from chatforge.llm import hf_folder, list_models, open_llm
 from chatforge.llm.base import StopText
+from chatforge.models import BUILTIN_MODELS, resolve_builtin, resolve_llm
+from chatforge.models import builtin as builtin_mod
 
 
 def test_builtins_resolve_to_gguf_files(llm_cache):
@@ -105,6 +106,29 @@ def test_non_gguf_and_truncated_gguf_files(tmp_path):
     truncated.write_bytes(resolve_builtin("smollm2").read_bytes()[: 1 << 20])
     with pytest.raises(ModelError, match="cut.gguf"):
         open_llm(str(truncated))
+
+
+def test_each_kind_of_spec_resolves_to_what_is_opened(tmp_path):
+    smol = resolve_llm("smollm2")
+    assert (smol.kind, smol.name, smol.path) == ("builtin", "smollm2", resolve_builtin("smollm2"))
+    assert smol.chat_template == "gguf" and resolve_llm("gemma3").chat_template == "plain"
+    copy = tmp_path / "Tiny Model.gguf"
+    copy.write_bytes(resolve_builtin("smollm2").read_bytes()[:64])
+    gguf = resolve_llm(str(copy))
+    assert (gguf.kind, gguf.name, gguf.path, gguf.chat_template) == (
+        "gguf",
+        "Tiny Model",
+        copy,
+        "auto",
+    )
+    folder = resolve_llm(str(tmp_path))
+    assert (folder.kind, folder.path, folder.run) == ("hf", tmp_path, None)
+    url = resolve_llm("http://127.0.0.1:9/v1")
+    assert (url.kind, url.path) == ("url", None)
+    with pytest.raises(ModelError, match="is a URL; training and evaluation need a local model"):
+        hf_folder("http://127.0.0.1:9/v1")
+    with pytest.raises(ModelError, match="has no config.json"):
+        hf_folder(str(tmp_path))
 
 
 def test_unknown_backend():

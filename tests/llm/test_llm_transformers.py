@@ -11,8 +11,8 @@ import pytest
 
 from chatforge.llm import GenOptions, open_llm
 from chatforge.llm import transformers_backend as tb
-from chatforge.llm.builtin import resolve_builtin
 from chatforge.llm.transformers_backend import TransformersLLM
+from chatforge.models import resolve_builtin
 
 CHAT = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to cook."}]

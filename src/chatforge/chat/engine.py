@@ -29,7 +29,7 @@ from chatforge.chat.prompt import BuiltPrompt, build_prompt
 from chatforge.chat.verify import verify_citations
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import GenOptions, Stream
-from chatforge.llm.builtin import BUILTIN_MODELS
+from chatforge.models import BUILTIN_MODELS
 from chatforge.retrieve import check_query
 
 if TYPE_CHECKING:

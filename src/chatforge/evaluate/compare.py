@@ -187,7 +187,7 @@ def finetune_report(folder: Path, summary: dict[str, Any], n_questions: int) -> 
 
     from chatforge.embed import Embedder
     from chatforge.evaluate.report import write_report
-    from chatforge.finetune.registry import served_path
+    from chatforge.models import served_path
 
     ds = load_from_disk(summary["dataset"])
     questions = held_out(ds["validation"], n_questions)
@@ -229,8 +229,8 @@ def compare(
     from chatforge.bot import Bot
     from chatforge.evaluate.perplexity import evaluate_perplexity
     from chatforge.evaluate.report import write_report
-    from chatforge.finetune.dataset import load_dataset_folder
-    from chatforge.finetune.registry import finetuned_folder, served_path
+    from chatforge.models import finetuned_folder, served_path
+    from chatforge.prepared import load_dataset_folder
 
     bot = Bot(bot_dir)
     run = (

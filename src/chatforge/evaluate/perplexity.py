@@ -64,17 +64,6 @@ def perplexity(model: Any, examples: Sequence[dict[str, list[int]]], batch_size:
     return math.exp(total / count)
 
 
-def model_folder(model: str | Path) -> Path:
-    """The transformers folder for a model spec or a `chatforge finetune` output folder."""
-    from chatforge.finetune.registry import finetuned_folder
-    from chatforge.llm import hf_folder
-
-    found = finetuned_folder(str(model))
-    if found is not None:
-        return found / "merged"
-    return hf_folder(str(model))
-
-
 def evaluate_perplexity(
     model: str | Path,
     dataset: str | Path,
@@ -92,10 +81,11 @@ def evaluate_perplexity(
     from datasets import load_from_disk
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from chatforge.finetune.dataset import tokenize_split
+    from chatforge.llm import hf_folder
+    from chatforge.prepared import tokenize_split
 
-    folder = model_folder(model)
-    tok_folder = model_folder(tokenizer_model) if tokenizer_model else folder
+    folder = hf_folder(str(model))
+    tok_folder = hf_folder(str(tokenizer_model)) if tokenizer_model else folder
     path = Path(dataset)
     if not path.is_dir():
         raise ChatforgeError(

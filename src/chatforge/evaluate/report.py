@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,23 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
+def read_metrics(path: Path) -> list[dict[str, float | None]]:
+    """The rows of a ``metrics.csv`` with numbers as floats and blanks as None."""
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as f:
+        return [
+            {k: (float(v) if v not in ("", None) else None) for k, v in r.items()}
+            for r in csv.DictReader(f)
+        ]
+
+
 def plot_loss(metrics_csv: Path, png: Path) -> bool:
     """Training and validation loss against step; False when there is nothing to plot."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from chatforge.finetune.callbacks import read_metrics
 
     rows = read_metrics(metrics_csv)
     train = [(r["step"], r["loss"]) for r in rows if r.get("loss") is not None]

@@ -9,6 +9,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from chatforge.evaluate.report import read_metrics
+
 FIELDS = ("step", "epoch", "seconds", "tokens", "loss", "eval_loss", "learning_rate", "grad_norm")
 
 
@@ -67,14 +69,3 @@ class CsvMetrics(TrainerCallback):
             return
         with self.path.open("a", newline="", encoding="utf-8") as f:
             csv.writer(f).writerow([row[k] for k in FIELDS])
-
-
-def read_metrics(path: Path) -> list[dict[str, float | None]]:
-    """The rows of a ``metrics.csv`` with numbers as floats and blanks as None."""
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8", newline="") as f:
-        return [
-            {k: (float(v) if v not in ("", None) else None) for k, v in r.items()}
-            for r in csv.DictReader(f)
-        ]

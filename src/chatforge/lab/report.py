@@ -241,11 +241,6 @@ def _plot_attention(weights: Any, labels: list[str], layer: int, path: Path) -> 
 
 
 def _markdown(metrics: dict[str, Any]) -> str:
-    lstm, tr = metrics["lstm"], metrics["transformer"]
-    b, corpus, tok = metrics["budget"], metrics["corpus"], metrics["tokenizer"]
-    cfg = metrics["config"]
-    t, ls = cfg["transformer"], cfg["lstm"]
-    lr = cfg["learning_rate"]
     lines = [
         "# LSTM vs Transformer: a lab report",
         "",
@@ -253,6 +248,21 @@ def _markdown(metrics: dict[str, Any]) -> str:
         "",
         *[f"- {s}" for s in metrics["summary"]],
         "",
+        *_setup(metrics),
+        *_language_modelling(metrics),
+        *_probe(metrics),
+        *_samples_and_attention(metrics),
+        *_caveats(metrics),
+    ]
+    return "\n".join(lines)
+
+
+def _setup(metrics: dict[str, Any]) -> list[str]:
+    b, corpus, tok = metrics["budget"], metrics["corpus"], metrics["tokenizer"]
+    cfg = metrics["config"]
+    t, ls = cfg["transformer"], cfg["lstm"]
+    lr = cfg["learning_rate"]
+    return [
         "## Setup",
         "",
         f"- Corpus: {corpus['name']} ({corpus['characters']:,} characters, "
@@ -271,6 +281,12 @@ def _markdown(metrics: dict[str, Any]) -> str:
         f"{b['probe_seconds_per_model']:.0f} s of probe training per model "
         f"(`--minutes {b['minutes']:g}`), on {b['device']}, seed {b['seed']}.",
         "",
+    ]
+
+
+def _language_modelling(metrics: dict[str, Any]) -> list[str]:
+    lstm, tr = metrics["lstm"], metrics["transformer"]
+    return [
         "## Language modelling",
         "",
         "| | LSTM | Transformer |",
@@ -293,29 +309,36 @@ def _markdown(metrics: dict[str, Any]) -> str:
         "",
         f"![validation perplexity vs tokens seen]({FIGURES['tokens']})",
         "",
+    ]
+
+
+def _probe(metrics: dict[str, Any]) -> list[str]:
+    lstm, tr, probe = metrics["lstm"], metrics["transformer"], metrics["probe"]
+    lines = [
         "## Long-range dependency probe",
         "",
-        f"Task: {metrics['probe']['task']}; {metrics['probe']['n_values']} possible values "
-        f"among {metrics['probe']['n_noise']} noise tokens, sequences of "
-        f"{metrics['probe']['seq_len']} tokens; fresh, smaller models "
+        f"Task: {probe['task']}; {probe['n_values']} possible values "
+        f"among {probe['n_noise']} noise tokens, sequences of "
+        f"{probe['seq_len']} tokens; fresh, smaller models "
         f"(LSTM {lstm['probe']['params']:,} and Transformer {tr['probe']['params']:,} "
         f"parameters), each trained for the same time.",
         "",
-        "| distance D | " + " | ".join(str(d) for d in metrics["probe"]["distances"]) + " |",
-        "|---|" + "---:|" * len(metrics["probe"]["distances"]),
+        "| distance D | " + " | ".join(str(d) for d in probe["distances"]) + " |",
+        "|---|" + "---:|" * len(probe["distances"]),
     ]
     for key, name in NAMES.items():
         acc = metrics[key]["probe"]["accuracy"]
         lines.append(
             f"| {name} ({metrics[key]['probe']['steps']} steps) | "
-            + " | ".join(f"{acc[str(d)]:.2f}" for d in metrics["probe"]["distances"])
+            + " | ".join(f"{acc[str(d)]:.2f}" for d in probe["distances"])
             + " |"
         )
+    return [*lines, "", f"![recall accuracy per distance]({FIGURES['probe']})", ""]
+
+
+def _samples_and_attention(metrics: dict[str, Any]) -> list[str]:
     s = metrics["sampling"]
-    lines += [
-        "",
-        f"![recall accuracy per distance]({FIGURES['probe']})",
-        "",
+    lines = [
         "## Samples",
         "",
         f"Both continue the same prompt at temperature {s['temperature']} with seed "
@@ -324,7 +347,8 @@ def _markdown(metrics: dict[str, Any]) -> str:
     ]
     for key, name in NAMES.items():
         lines += [f"### {name}", "", "```text", metrics[key]["sample"].strip(), "```", ""]
-    lines += [
+    return [
+        *lines,
         "## Attention",
         "",
         f"The trained Transformer's attention in its last layer on: "
@@ -332,6 +356,12 @@ def _markdown(metrics: dict[str, Any]) -> str:
         "",
         f"![attention map]({FIGURES['attention']})",
         "",
+    ]
+
+
+def _caveats(metrics: dict[str, Any]) -> list[str]:
+    b, tok = metrics["budget"], metrics["tokenizer"]
+    return [
         "## Caveats",
         "",
         "- The budget is wall-clock time, so the step counts (and the numbers above) depend on "
@@ -344,7 +374,6 @@ def _markdown(metrics: dict[str, Any]) -> str:
         f"--seed {b['seed']}`; every number here is in `metrics.json`.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def write_report(

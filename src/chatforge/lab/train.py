@@ -194,15 +194,7 @@ def run_lab(
         if log:
             log(msg)
 
-    if not minutes > 0:
-        raise ChatforgeError(f"--minutes {minutes} is not a positive number: try --minutes 10")
-    if tokenizer not in ("bpe", "char"):
-        raise ChatforgeError(
-            f"unknown tokenizer {tokenizer!r}: use --tokenizer bpe or --tokenizer char"
-        )
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ChatforgeError(f"--out {out} is a file: give a folder path for the report")
+    out = _checked_out(minutes, tokenizer, out)
     device = pick_device()
     budget = {
         "minutes": minutes,
@@ -225,25 +217,93 @@ def run_lab(
     models: dict[str, nn.Module] = {"lstm": LSTMLM(lstm_cfg), "transformer": GPT(cfg)}
     for name, model in models.items():
         say(f"{name}: {count_params(model):,} parameters")
+    results = _train_models(models, splits, cfg.block_size, budget, seed, device, log)
+    sampling = _sample(models, tok, splits.val, cfg.block_size, seed, device, results)
+    sentence, sentence_ids, attention = _attention(models["transformer"], tok, splits.val, device)
+    probe = _probe(cfg, budget, seed, device, say, results)
 
+    metrics: dict[str, Any] = {
+        "corpus": {
+            "name": text.name,
+            "files": text.files,
+            "characters": len(text.text),
+            "tokens": len(ids),
+            "train_tokens": len(splits.train),
+            "val_tokens": len(splits.val),
+        },
+        "tokenizer": {"kind": tok.kind, "vocab_size": tok.vocab_size},
+        "budget": budget,
+        "config": {
+            "transformer": asdict(cfg),
+            "lstm": asdict(lstm_cfg),
+            "batch_size": 32,
+            "learning_rate": LEARNING_RATES,
+        },
+        "sampling": sampling,
+        "probe": probe,
+        "attention": {"sentence": sentence, "layer": cfg.n_layer},
+        **results,
+    }
+    report.write_report(out, metrics, attention[-1], D.token_pieces(tok, sentence_ids))
+    say(f"report: {out / 'report.md'}")
+    return metrics
+
+
+def _checked_out(minutes: float, tokenizer: str, out: Path | str) -> Path:
+    """Refuse bad options before any work; returns the report folder."""
+    if not minutes > 0:
+        raise ChatforgeError(f"--minutes {minutes} is not a positive number: try --minutes 10")
+    if tokenizer not in ("bpe", "char"):
+        raise ChatforgeError(
+            f"unknown tokenizer {tokenizer!r}: use --tokenizer bpe or --tokenizer char"
+        )
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ChatforgeError(f"--out {out} is a file: give a folder path for the report")
+    return out
+
+
+def _train_models(
+    models: dict[str, nn.Module],
+    splits: D.Splits,
+    block_size: int,
+    budget: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    log: Log | None,
+) -> dict[str, dict[str, Any]]:
+    """Each model trained for the same seconds on the same batches; its TrainResult as a dict."""
     results: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
-        say(f"training the {name} for {budget['lm_seconds_per_model']:.0f} s on {device}")
+        if log:
+            log(f"training the {name} for {budget['lm_seconds_per_model']:.0f} s on {device}")
         torch.manual_seed(seed)
         res = train_lm(
             model,
             splits,
             budget["lm_seconds_per_model"],
-            block_size=cfg.block_size,
+            block_size=block_size,
             lr=LEARNING_RATES[name],
             seed=seed,
             device=device,
             log=log,
         )
         results[name] = asdict(res)
+    return results
 
-    prompt_ids = splits.val[: min(8, cfg.block_size)].tolist()
-    sample_cfg = {
+
+def _sample(
+    models: dict[str, nn.Module],
+    tok: D.Tokenizer,
+    val: torch.Tensor,
+    block_size: int,
+    seed: int,
+    device: torch.device,
+    results: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Each model continues the same validation prompt (into ``results``); returns the settings."""
+    prompt_ids = val[: min(8, block_size)].tolist()
+    sampling = {
         "temperature": 0.8,
         "seed": seed,
         "new_tokens": 120,
@@ -252,16 +312,30 @@ def run_lab(
     for name, model in models.items():
         gen = torch.Generator().manual_seed(seed)
         idx = torch.tensor([prompt_ids], device=device)
-        full = generate(model, idx, sample_cfg["new_tokens"], sample_cfg["temperature"], gen)
+        full = generate(model, idx, sampling["new_tokens"], sampling["temperature"], gen)
         results[name]["sample"] = tok.decode(full[0].tolist())
+    return sampling
 
-    val_text = tok.decode(splits.val.tolist())
-    sentence = _attention_sentence(tok, val_text)
-    sentence_ids = tok.encode(sentence)[: cfg.block_size]
-    gpt = models["transformer"]
+
+def _attention(
+    gpt: nn.Module, tok: D.Tokenizer, val: torch.Tensor, device: torch.device
+) -> tuple[str, list[int], list[torch.Tensor]]:
+    """A validation sentence, its token ids and the Transformer's attention maps over it."""
     assert isinstance(gpt, GPT)
-    attention = gpt.attention_maps(torch.tensor(sentence_ids, device=device))
+    sentence = _attention_sentence(tok, tok.decode(val.tolist()))
+    sentence_ids = tok.encode(sentence)[: gpt.config.block_size]
+    return sentence, sentence_ids, gpt.attention_maps(torch.tensor(sentence_ids, device=device))
 
+
+def _probe(
+    cfg: GPTConfig,
+    budget: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    say: Log,
+    results: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Small models of each kind trained and scored on recall (into ``results``); the task."""
     task = P.RecallTask(seq_len=cfg.block_size + 2)  # room for KEY and QUERY around D=context
     distances = P.default_distances(task.seq_len)
     probe_cfg = GPTConfig(
@@ -293,40 +367,15 @@ def run_lab(
             "accuracy": {str(k): v for k, v in acc.items()},
         }
         say("  accuracy " + ", ".join(f"D={k}: {v:.2f}" for k, v in acc.items()))
-
-    metrics: dict[str, Any] = {
-        "corpus": {
-            "name": text.name,
-            "files": text.files,
-            "characters": len(text.text),
-            "tokens": len(ids),
-            "train_tokens": len(splits.train),
-            "val_tokens": len(splits.val),
-        },
-        "tokenizer": {"kind": tok.kind, "vocab_size": tok.vocab_size},
-        "budget": budget,
+    return {
+        "task": "recall the value after KEY, D tokens before QUERY",
+        "n_values": task.n_values,
+        "n_noise": task.n_noise,
+        "seq_len": task.seq_len,
+        "distances": distances,
+        "chance": task.chance,
         "config": {
-            "transformer": asdict(cfg),
-            "lstm": asdict(lstm_cfg),
-            "batch_size": 32,
-            "learning_rate": LEARNING_RATES,
+            "transformer": asdict(probe_cfg),
+            "lstm": asdict(lstm_config_matching(probe_cfg)),
         },
-        "sampling": sample_cfg,
-        "probe": {
-            "task": "recall the value after KEY, D tokens before QUERY",
-            "n_values": task.n_values,
-            "n_noise": task.n_noise,
-            "seq_len": task.seq_len,
-            "distances": distances,
-            "chance": task.chance,
-            "config": {
-                "transformer": asdict(probe_cfg),
-                "lstm": asdict(lstm_config_matching(probe_cfg)),
-            },
-        },
-        "attention": {"sentence": sentence, "layer": cfg.n_layer},
-        **results,
     }
-    report.write_report(out, metrics, attention[-1], D.token_pieces(tok, sentence_ids))
-    say(f"report: {out / 'report.md'}")
-    return metrics

