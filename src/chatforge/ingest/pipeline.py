@@ -26,8 +26,9 @@ import numpy as np
 from chatforge.config import IngestSettings
 from chatforge.embed import Embedder
 from chatforge.errors import LoadError
+from chatforge.formats import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.formats.textio import check_size
 from chatforge.ingest.chunker import Chunker
-from chatforge.ingest.loaders import SUPPORTED_EXTENSIONS, LoadOptions, load
 from chatforge.schema import Chunk, Document, FileResult, IngestReport
 from chatforge.store.sqlite import SQLiteStore
 
@@ -233,13 +234,7 @@ class Ingestor:
         """The file read and chunked, or why it is not: unchanged, failed or skipped."""
         source = cand.source
         try:
-            size = cand.path.stat().st_size
-            limit = self.settings.max_file_mb * 1024 * 1024
-            if size > limit:
-                raise LoadError(
-                    f"larger than {self.settings.max_file_mb:g} MB (ingest.max_file_mb); "
-                    "split it or raise the limit"
-                )
+            size = check_size(cand.path, self.settings.max_file_mb)
             digest = file_hash(cand.path)
             if known.get(source) == (digest, self.signature):
                 return FileResult(source, "unchanged")
