@@ -1,6 +1,8 @@
 """Markdown files for the knowledge base: the source stays the text, headings give sections.
 
-YAML front matter is skipped and may give the title.
+YAML front matter is skipped and may give the title. It is read as hostile input: anchors and
+aliases are refused (they let a few hundred bytes expand into gigabytes) and its size is
+capped, so a document is never lost, or a process starved, because of its front matter.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from chatforge.schema import Document
 if TYPE_CHECKING:
     from chatforge.formats.knowledge import LoadOptions
 
-_FRONT_MATTER = re.compile(r"\A---\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+MAX_FRONT_MATTER = 64 * 1024
+"""Characters of front matter read at most; a longer block is left in the text as it is."""
+MAX_TITLE = 200
+"""A front-matter title longer than this is ignored."""
+
+_FRONT_MATTER = re.compile(
+    rf"\A---\n(.{{0,{MAX_FRONT_MATTER}}}?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S
+)
 
 
 def load_markdown(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
@@ -48,16 +57,26 @@ def load_markdown(data: bytes, path: Path, options: LoadOptions) -> list[Documen
 
 
 def front_matter_title(text: str) -> tuple[str | None, int]:
-    """YAML front matter is not Markdown: skip it, and take its `title` if it has one."""
+    """(title, lines of front matter to skip): YAML front matter is not Markdown.
+
+    The title counts only as a plain string of at most `MAX_TITLE` characters. Front matter
+    that uses anchors or aliases is skipped without a title; front matter that is not YAML,
+    or is longer than `MAX_FRONT_MATTER`, is not front matter and stays in the text.
+    """
     match = _FRONT_MATTER.match(text)
     if not match:
         return None, 0
+    lines = match.group(0).count("\n")
     try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError:
+        data = yaml.load(match.group(1), Loader=_PlainLoader)
+    except _AliasRefused:
+        return None, lines
+    except (yaml.YAMLError, RecursionError):
         return None, 0
     title = data.get("title") if isinstance(data, dict) else None
-    return (str(title).strip() or None) if title else None, match.group(0).count("\n")
+    if not isinstance(title, str) or not title.strip() or len(title.strip()) > MAX_TITLE:
+        return None, lines
+    return title.strip(), lines
 
 
 def _inline_text(token: Any) -> str:
@@ -68,3 +87,17 @@ def _inline_text(token: Any) -> str:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
     return " ".join("".join(parts).split())
+
+
+class _AliasRefused(yaml.YAMLError):
+    """Front matter with an anchor or an alias."""
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses anchors and aliases before it builds any node."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _AliasRefused("anchors and aliases are not allowed in front matter")
+        return super().compose_node(parent, index)
