@@ -73,15 +73,10 @@ _SHAREGPT_ROLES = {
 
 
 def sharegpt_messages(rec: dict) -> list[dict[str, str]] | None:
-    turns = rec.get("conversations")
-    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+    """ShareGPT's `conversations` of from/value turns, after an optional system prompt."""
+    pairs = _turns(rec, "conversations", ("from", "value"), _sharegpt_role)
+    if pairs is None:
         return None
-    pairs = []
-    for t in turns:
-        role = _SHAREGPT_ROLES.get(str(t.get("from", "")).lower())
-        if role is None or "value" not in t:
-            return None
-        pairs.append((role, content_text(t["value"])))
     if rec.get("system"):
         pairs.insert(0, ("system", content_text(rec["system"])))
     return chat_messages(pairs)
@@ -89,18 +84,39 @@ def sharegpt_messages(rec: dict) -> list[dict[str, str]] | None:
 
 def openai_messages(rec: dict) -> list[dict[str, str]] | None:
     """OpenAI-style messages; tool calls and tool results are left out."""
-    turns = rec.get("messages")
+    pairs = _turns(rec, "messages", ("role", "content"), _openai_role)
+    return None if pairs is None else chat_messages(pairs)
+
+
+def _sharegpt_role(value: Any) -> str | None:
+    return _SHAREGPT_ROLES.get(str(value if value is not None else "").lower())
+
+
+def _openai_role(value: Any) -> str | None:
+    role = {"human": "user", "model": "assistant"}.get(value, value)
+    if role in ("tool", "function", "ipython"):
+        return ""
+    return role if role in ("system", "user", "assistant") else None
+
+
+def _turns(
+    rec: dict, key: str, fields: tuple[str, str], role_of: Callable[[Any], str | None]
+) -> list[tuple[str, str]] | None:
+    """(role, text) of a record's list of turns, or None when it has none or a turn is not
+    understood; `role_of` names a turn's role ("" for a turn to leave out, None if unknown)."""
+    turns = rec.get(key)
     if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
         return None
+    role_key, text_key = fields
     pairs = []
     for t in turns:
-        role = {"human": "user", "model": "assistant"}.get(t.get("role"), t.get("role"))
-        if role in ("tool", "function", "ipython"):
+        role = role_of(t.get(role_key))
+        if role == "":
             continue
-        if role not in ("system", "user", "assistant") or "content" not in t:
+        if role is None or text_key not in t:
             return None
-        pairs.append((role, content_text(t["content"])))
-    return chat_messages(pairs)
+        pairs.append((role, content_text(t[text_key])))
+    return pairs
 
 
 def ultrachat_messages(rec: dict) -> list[dict[str, str]] | None:
