@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import lru_cache
 
 from chatforge.schema import FileResult
 from chatforge.store.sqlite import SQLiteStore
@@ -19,11 +20,17 @@ from chatforge.store.sqlite import SQLiteStore
 def canonical_source(path: str | os.PathLike[str]) -> str:
     """The key a file is stored under, the same for every spelling of its path."""
     resolved = os.path.realpath(path)
-    cwd = os.path.realpath(os.getcwd())
+    cwd = _resolved(os.getcwd())
     if resolved == cwd:
         return "."
     inside = cwd.rstrip(os.sep) + os.sep
     return resolved[len(inside) :] if resolved.startswith(inside) else resolved
+
+
+@lru_cache(maxsize=16)
+def _resolved(folder: str) -> str:
+    """The working folder resolved once, not once per file of a walk."""
+    return os.path.realpath(folder)
 
 
 def is_under(key: str, root: str) -> bool:
