@@ -45,7 +45,7 @@ def build_dataset(folder: Path, seed: int = 0) -> Path:
     from datasets import Dataset, DatasetDict
     from transformers import AutoTokenizer
 
-    from chatforge.ingest.loaders import load
+    from chatforge.formats import load
     from chatforge.llm import hf_folder
 
     faq = debian_faq()

@@ -110,7 +110,7 @@ def run_langchain(
             except Exception:  # a page the loader cannot read counts as failed, as in chatforge
                 failed += 1
     else:
-        from chatforge.ingest.loaders import load
+        from chatforge.formats import load
 
         for p in pages:
             for d in load(Path(p), p):

@@ -32,7 +32,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 def sentences(pages: int, seed: int) -> list[tuple[str, str]]:
     """(page title, sentence) pairs from the first `pages` pages of the Python docs."""
-    from chatforge.ingest.loaders import load
+    from chatforge.formats import load
 
     root = corpora.python_docs()
     chosen = corpora.python_doc_pages(root)

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from support import write_docs
 
 from chatforge.schema import IngestReport
 
@@ -269,3 +270,74 @@ def test_a_failed_embedding_stops_the_reader_and_stores_nothing(make_bot, tmp_pa
         bot.ingest(["notes"])
     assert 5 <= len(read) < 100
     assert bot.sources() == []
+
+
+# ---------------------------------------------------------------------------- spellings
+
+NOTES = {
+    "notes/été.md": "# Carnet d'été\n\nLes cigales chantent tout l'après-midi dans les pins.\n",
+    "guide/garden.md": "# Garden\n\nThe heron waits for frogs at the edge of the pond.\n",
+}
+
+
+def spellings(root, rel: str) -> list[str]:
+    """Ways to name one file: as is, ./, a detour through .., absolute, and a symlink."""
+    folder, name = os.path.split(rel)
+    link = root / f"link-{name}"
+    link.symlink_to(root / rel)
+    return [rel, f"./{rel}", f"{folder}/../{rel}", str(root / rel), link.name]
+
+
+@pytest.mark.parametrize("rel", list(NOTES))
+def test_every_spelling_of_a_file_is_one_document(make_bot, tmp_path, monkeypatch, rel):
+    root = write_docs(tmp_path / "corpus", NOTES)
+    monkeypatch.chdir(root)
+    bot = make_bot()
+    names = spellings(root, rel)
+    for name in names:
+        assert [f.path for f in bot.ingest([name]).files] == [rel]
+    assert [d.path for d in bot.sources()] == [rel]
+    together = bot.ingest([*names, "."])
+    assert sorted(f.path for f in together.files) == sorted(NOTES)  # each file once
+    assert sorted(d.path for d in bot.sources()) == sorted(NOTES)
+    query = "cigales dans les pins" if rel.startswith("notes") else "heron waits for frogs"
+    assert bot.search(query, k=1)[0].source == rel  # relative stays relative
+
+
+def test_forget_and_prune_accept_any_spelling(make_bot, tmp_path, monkeypatch):
+    root = write_docs(tmp_path / "corpus", NOTES)
+    monkeypatch.chdir(root)
+    bot = make_bot()
+    bot.ingest(["."])
+    assert bot.forget(str(root / "notes/été.md"))
+    assert not bot.forget("./notes/../notes/été.md")
+    assert [d.path for d in bot.sources()] == ["guide/garden.md"]
+    os.remove(root / "guide/garden.md")
+    report = bot.ingest([str(root / "guide")], prune=True)
+    assert statuses(report) == {"guide/garden.md": "removed"}
+    assert bot.sources() == []
+
+
+@pytest.mark.parametrize("rel", list(NOTES))
+def test_a_stored_duplicate_spelling_is_merged_on_the_next_ingest(
+    make_bot, tmp_path, monkeypatch, rel
+):
+    """Older versions stored a path as spelled (and merged nothing), so a bot could hold one file
+    twice. The first two ingests run with that rule (patched in) to build such a bot; the third
+    is the real one."""
+    import chatforge.ingest.pipeline as pipeline
+
+    root = write_docs(tmp_path / "corpus", NOTES)
+    monkeypatch.chdir(root)
+    bot = make_bot()
+    with monkeypatch.context() as old:
+        old.setattr(pipeline, "canonical_source", os.path.normpath)
+        old.setattr(pipeline, "merge_spellings", lambda store, seen: [])
+        bot.ingest([str(root / rel)])
+        bot.ingest([f"./{rel}"])
+    assert sorted(d.path for d in bot.sources()) == sorted([rel, str(root / rel)])
+    report = bot.ingest([f"{rel}"])
+    assert statuses(report) == {rel: "unchanged", str(root / rel): "removed"}
+    assert [d.path for d in bot.sources()] == [rel]
+    query = "cigales dans les pins" if rel.startswith("notes") else "heron waits for frogs"
+    assert {h.source for h in bot.search(query, k=5)} == {rel}

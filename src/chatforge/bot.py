@@ -17,6 +17,7 @@ from chatforge.config import CONFIG_FILE, Settings
 from chatforge.embed import Embedder
 from chatforge.errors import ConfigError
 from chatforge.ingest.pipeline import Ingestor, Progress
+from chatforge.ingest.sources import forget_file
 from chatforge.profiles import PROFILES, render_yaml, settings_for
 from chatforge.retrieve import Filters, Retriever
 from chatforge.schema import Hit, IngestReport
@@ -176,8 +177,8 @@ class Bot:
         return self.store.documents(source_glob)
 
     def forget(self, path: str) -> bool:
-        """Remove one file's documents; True if it was there."""
-        found = self.store.remove_file(path)
+        """Remove one file's documents, under any spelling of its path; True if it was there."""
+        found = forget_file(self.store, path)
         if found:
             self.store.collect_garbage()
             self.store.save_index()

@@ -23,7 +23,7 @@ def doc_chunker():
 
 @pytest.fixture
 def ctx(doc_chunker):
-    from chatforge.data.rows import ReadContext
+    from chatforge.formats.rows import ReadContext
 
     return ReadContext(chunker=doc_chunker, max_length=128)
 

@@ -8,9 +8,9 @@ import pytest
 
 from chatforge.data.clean import clean_row, normalize, scrub_pii, strip_markup
 from chatforge.data.dedup import dedup
-from chatforge.data.rows import Row
 from chatforge.data.split import split_ids
 from chatforge.errors import ChatforgeError
+from chatforge.formats.rows import Row
 
 
 def chat(cid: str, *turns: tuple[str, str]) -> Row:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from chatforge.data.readers import detect, read
 from chatforge.errors import ChatforgeError
+from chatforge.formats import detect, read
 
 
 def rows_of(path: Path, ctx, fmt: str | None = None) -> list:

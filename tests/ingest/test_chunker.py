@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chatforge.formats import load
 from chatforge.ingest.chunker import Chunker
-from chatforge.ingest.loaders import load
 from chatforge.schema import Chunk, Document, Section
 
 

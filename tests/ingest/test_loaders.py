@@ -10,7 +10,7 @@ import pytest
 from support import make_pdf
 
 from chatforge.errors import LoadError
-from chatforge.ingest.loaders import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.formats import SUPPORTED_EXTENSIONS, LoadOptions, load
 from chatforge.schema import Document
 
 

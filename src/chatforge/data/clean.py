@@ -11,7 +11,8 @@ import unicodedata
 import warnings
 from collections import Counter
 
-from chatforge.data.rows import Row, chat_messages
+from chatforge.formats.rows import Row, chat_messages
+from chatforge.formats.textio import normalize_newlines
 
 MIN_TURN_CHARS = 2  # "ok" is a fine reply in a chat; "" or "k" teaches nothing
 MIN_TEXT_WORDS = 8  # a text block shorter than a sentence is a stray heading or footer
@@ -35,7 +36,7 @@ _DATE_LIKE = re.compile(r"^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}$|^\d+\.\d+(?:\.\d+)*$
 
 def normalize(text: str) -> str:
     """NFC Unicode, no control or direction marks, Unix newlines, no runs of blank lines."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFC", normalize_newlines(text))
     text = _CONTROL.sub("", text)
     text = _TRAILING.sub("\n", text)
     return _BLANK_LINES.sub("\n\n", text).strip()

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from chatforge.data.rows import Row
+from chatforge.formats.rows import Row
 
 NEAR_THRESHOLD = 0.85  # estimated Jaccard similarity of word 3-gram sets
 NUM_PERM = 128

@@ -17,20 +17,16 @@ from typing import Any
 
 from chatforge.data.clean import clean_row
 from chatforge.data.dedup import dedup
-from chatforge.data.readers import FORMATS, detect, read
-from chatforge.data.rows import ReadContext, Row
 from chatforge.data.split import split_ids
 from chatforge.data.stats import histogram, percentiles
 from chatforge.errors import ChatforgeError
+from chatforge.formats.rows import ReadContext, Row
+from chatforge.formats.training import FORMATS, KNOWN_SUFFIXES, detect, is_hf_folder, read
 
 log = logging.getLogger(__name__)
 
 STATS_FILE = "stats.json"
 HISTOGRAM_FILE = "lengths.png"
-_KNOWN_SUFFIXES = frozenset(
-    {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".rst", ".csv", ".tsv", ".xlsx"}
-    | {".xlsm", ".json", ".jsonl", ".ndjson", ".js"}
-)
 
 
 @dataclass
@@ -156,7 +152,7 @@ def _expand(sources: list[str | Path], fmt: str) -> list[tuple[Path, str, bool]]
         path = Path(given)
         if not path.exists():
             raise ChatforgeError(f"{given}: no such file or folder")
-        if path.is_file() or fmt == "hf" or (fmt == "auto" and _is_hf_folder(path)):
+        if path.is_file() or fmt == "hf" or (fmt == "auto" and is_hf_folder(path)):
             found.append((path, str(given), False))
             continue
         files = [
@@ -164,18 +160,12 @@ def _expand(sources: list[str | Path], fmt: str) -> list[tuple[Path, str, bool]]
             for p in sorted(path.rglob("*"))
             if p.is_file()
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            and (fmt != "auto" or p.suffix.lower() in _KNOWN_SUFFIXES)
+            and (fmt != "auto" or p.suffix.lower() in KNOWN_SUFFIXES)
         ]
         if not files:
             raise ChatforgeError(f"{given}: no files of a known format in this folder")
         found.extend((p, str(Path(given) / p.relative_to(path)), True) for p in files)
     return found
-
-
-def _is_hf_folder(path: Path) -> bool:
-    return path.is_dir() and any(
-        (path / m).is_file() for m in ("dataset_dict.json", "dataset_info.json", "state.json")
-    )
 
 
 # ---------------------------------------------------------------------------- tokenizing

@@ -1,7 +1,8 @@
 """The incremental ingest pipeline: find files, skip unchanged ones, chunk, embed, store.
 
 A file is the unit of change: its content hash decides whether it is re-read, and all its
-documents are swapped in one store transaction. Chunks whose text was embedded before (in any
+documents are swapped in one store transaction. A file is stored under one key whatever the
+spelling of its path (see `sources`). Chunks whose text was embedded before (in any
 file) reuse the stored vector, so an edit re-embeds only what changed.
 """
 
@@ -26,8 +27,10 @@ import numpy as np
 from chatforge.config import IngestSettings
 from chatforge.embed import Embedder
 from chatforge.errors import LoadError
+from chatforge.formats import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.formats.textio import check_size
 from chatforge.ingest.chunker import Chunker
-from chatforge.ingest.loaders import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.ingest.sources import canonical_source, is_under, merge_spellings
 from chatforge.schema import Chunk, Document, FileResult, IngestReport
 from chatforge.store.sqlite import SQLiteStore
 
@@ -77,6 +80,14 @@ class Walker:
         self.exclude = list(settings.exclude) + list(exclude)
 
     def walk(self, paths: Sequence[str], report: IngestReport) -> Iterator[Candidate]:
+        """Each file once, under its canonical key, however many spellings name it."""
+        seen: set[str] = set()
+        for cand in self._walk(paths, report):
+            if cand.source not in seen:
+                seen.add(cand.source)
+                yield cand
+
+    def _walk(self, paths: Sequence[str], report: IngestReport) -> Iterator[Candidate]:
         for given in paths:
             p = Path(given)
             try:
@@ -92,7 +103,7 @@ class Walker:
             if p.is_dir():
                 yield from self._walk_dir(p, given, report)
             else:
-                yield Candidate(p, os.path.normpath(given))
+                yield Candidate(p, canonical_source(p))
 
     def _walk_dir(self, root: Path, given: str, report: IngestReport) -> Iterator[Candidate]:
         import pathspec
@@ -117,12 +128,12 @@ class Walker:
                     continue
                 if not self._selected(rel):
                     continue
+                source = canonical_source(path)
                 if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
-                    report.files.append(
-                        FileResult(rel, "skipped", f"unsupported type {path.suffix or '(none)'}")
-                    )
+                    reason = f"unsupported type {path.suffix or '(none)'}"
+                    report.files.append(FileResult(source, "skipped", reason))
                     continue
-                yield Candidate(path, rel)
+                yield Candidate(path, source)
 
     def _selected(self, rel: str) -> bool:
         if self.include and not any(fnmatch.fnmatch(rel, g) for g in self.include):
@@ -198,8 +209,10 @@ class Ingestor:
                     self._flush(group, report)
             finally:
                 stop.set()  # an interrupted ingest does not wait for the rest to be read
+        seen = {c.source for c in candidates}
+        report.files.extend(merge_spellings(self.store, seen))
         if prune:
-            self._prune(paths, {c.source for c in candidates}, report)
+            self._prune(paths, seen, report)
         with self.store.transaction():
             for f in report.files:
                 if f.status != "unchanged":
@@ -233,13 +246,7 @@ class Ingestor:
         """The file read and chunked, or why it is not: unchanged, failed or skipped."""
         source = cand.source
         try:
-            size = cand.path.stat().st_size
-            limit = self.settings.max_file_mb * 1024 * 1024
-            if size > limit:
-                raise LoadError(
-                    f"larger than {self.settings.max_file_mb:g} MB (ingest.max_file_mb); "
-                    "split it or raise the limit"
-                )
+            size = check_size(cand.path, self.settings.max_file_mb)
             digest = file_hash(cand.path)
             if known.get(source) == (digest, self.signature):
                 return FileResult(source, "unchanged")
@@ -305,10 +312,11 @@ class Ingestor:
                 self.progress.advance(files=1, chunks=n)
 
     def _prune(self, roots: Sequence[str], seen: set[str], report: IngestReport) -> None:
-        """Forget stored files under the given roots that are gone from disk."""
-        prefixes = [os.path.normpath(r) for r in roots]
+        """Forget stored files under the given roots (in any spelling) that are gone from disk."""
+        keys = [canonical_source(r) for r in roots]
         for path in self.store.file_versions():
-            under = any(p == "." or path == p or path.startswith(p + "/") for p in prefixes)
-            if under and path not in seen and not Path(path).exists():
+            key = path if path in seen else canonical_source(path)
+            under = any(is_under(key, root) for root in keys)
+            if under and key not in seen and not Path(path).exists():
                 self.store.remove_file(path)
                 report.files.append(FileResult(path, "removed", "file is gone"))

@@ -1,8 +1,9 @@
 """Documentation as training data: plain-text blocks, and question/answer pairs where the
 text is FAQ-shaped (a heading that is a question, or "Q:"/"A:" lines).
 
-Files are read by the knowledge base's loaders and cut by its chunker, with the target model's
-tokenizer when one is given, so each text block fits the training length.
+Files are read by the same loaders as the knowledge base and cut by its chunker (handed in
+through the read context), with the target model's tokenizer when one is given, so each text
+block fits the training length.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from pathlib import Path
 
-from chatforge.data.rows import ReadContext, Row, chat_messages
-from chatforge.errors import ChatforgeError, LoadError
-from chatforge.ingest import loaders
+from chatforge.errors import ChatforgeError
+from chatforge.formats.knowledge import load
+from chatforge.formats.rows import ReadContext, Row, chat_messages
 from chatforge.schema import Document, Section
 
 _SUFFIX = {"markdown": ".md", "text": ".txt", "html": ".html", "pdf": ".pdf", "rst": ".rst"}
@@ -25,10 +26,7 @@ _HEADING_MARKS = re.compile(r"^\s*(?:#{1,6}\s+|(?:\d+\.)+\d*\s+)")
 
 def read_docs(path: Path, source: str, ctx: ReadContext, fmt: str | None = None) -> Iterator[Row]:
     """Text blocks of the document for continued pre-training, then its Q/A pairs."""
-    try:
-        documents = loaders.load(path, source, as_type=_SUFFIX[fmt] if fmt else None)
-    except LoadError as exc:
-        raise ChatforgeError(f"{source}: {exc}") from exc
+    documents = load(path, source, as_type=_SUFFIX[fmt] if fmt else None)
     for n, doc in enumerate(documents):
         tag = f"{source}#{doc.part or n}" if len(documents) > 1 else source
         yield from _doc_text_rows(doc, tag, ctx)

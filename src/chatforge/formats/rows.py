@@ -1,8 +1,9 @@
-"""The records readers produce: training rows, skipped records, and chat messages to turn.
+"""What training-data readers produce: rows, skipped records, and chat messages to turn.
 
 Every reader yields `Row`s (a conversation or a plain text) and notes what it could not read
 as `Skip`s, so one bad line never stops a run. Personal exports and support tickets are first
-read as `Message`s by author and time; `conversations` turns them into training rows.
+read as `Message`s by author and time; `conversations` turns them into training rows. It lives
+beside the readers, which build rows, and training-set preparation imports it from here.
 """
 
 from __future__ import annotations
@@ -89,6 +90,33 @@ def chat_messages(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     return out
 
 
+def content_text(value: Any) -> str:
+    """Message content as text: strings as they are, lists of parts joined."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(content_text(v.get("text") if isinstance(v, dict) else v) for v in value)
+    if isinstance(value, dict):
+        return content_text(value.get("text") or value.get("content"))
+    return str(value)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A message time from ISO text, a Unix timestamp or a datetime (naive), else None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(float(value))
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
 def pick_owner(threads: list[list[Message]], me: str | None, source: str, log) -> set[str]:
     """The owner's names: the author `me` names, else the most frequent author (said aloud)."""
     counts: Counter[str] = Counter(m.author for t in threads for m in t if m.author)
@@ -139,6 +167,14 @@ def conversations(
             last = message.time or last
         if session:
             yield from _session_row(session, owner, f"{thread_id}/{n}", source, ctx)
+
+
+def owner_rows(
+    threads: list[tuple[str, list[Message]]], source: str, ctx: ReadContext
+) -> Iterator[Row]:
+    """Rows of a personal export: the owner (`--me`, else the most frequent author) replies."""
+    owner = pick_owner([t for _, t in threads], ctx.me, source, ctx.log)
+    yield from conversations(threads, owner, source, ctx)
 
 
 def _session_row(
