@@ -38,6 +38,14 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def print_result(json_out: bool, data: Any, text: str) -> None:
+    """What a command did: `data` as JSON with --json, else one line of `text`."""
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(text)
+
+
 def new_console() -> Console:
     from rich.console import Console
 

@@ -8,8 +8,17 @@ from typing import Annotated
 
 import typer
 
-from chatforge.cli.common import BotOpt, JsonOpt, UserOpt, new_console, open_bot, print_json
+from chatforge.cli.common import (
+    BotOpt,
+    JsonOpt,
+    UserOpt,
+    new_console,
+    open_bot,
+    print_json,
+    print_result,
+)
 
+ConversationArg = Annotated[str, typer.Argument(help="Conversation id, as listed.")]
 conversations_app = typer.Typer(help="Stored conversations of a user.", no_args_is_help=True)
 
 
@@ -37,7 +46,7 @@ def conversations_list(
 
 @conversations_app.command("show")
 def conversations_show(
-    conversation_id: Annotated[str, typer.Argument(help="Conversation id, as listed.")],
+    conversation_id: ConversationArg,
     bot: BotOpt = None,
     user: UserOpt = "local",
     json_out: JsonOpt = False,
@@ -54,7 +63,7 @@ def conversations_show(
 
 @conversations_app.command("export")
 def conversations_export(
-    conversation_id: Annotated[str, typer.Argument(help="Conversation id, as listed.")],
+    conversation_id: ConversationArg,
     bot: BotOpt = None,
     user: UserOpt = "local",
     fmt: Annotated[str, typer.Option("--format", help="json or markdown.")] = "markdown",
@@ -73,14 +82,11 @@ def conversations_export(
 
 @conversations_app.command("delete")
 def conversations_delete(
-    conversation_id: Annotated[str, typer.Argument(help="Conversation id, as listed.")],
+    conversation_id: ConversationArg,
     bot: BotOpt = None,
     user: UserOpt = "local",
     json_out: JsonOpt = False,
 ) -> None:
     """Delete one conversation and its messages."""
     open_bot(bot).conversations.delete(conversation_id, user)
-    if json_out:
-        print_json({"deleted": conversation_id})
-    else:
-        typer.echo(f"deleted conversation {conversation_id}")
+    print_result(json_out, {"deleted": conversation_id}, f"deleted conversation {conversation_id}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chatforge.cli.common import BotOpt, JsonOpt, new_console, open_bot, print_json
+from chatforge.cli.common import BotOpt, JsonOpt, new_console, open_bot, print_json, print_result
 from chatforge.errors import ChatforgeError
 
 if TYPE_CHECKING:
@@ -161,10 +161,7 @@ def forget(
     """Remove one file's documents from the bot."""
     if not open_bot(bot).forget(path):
         raise ChatforgeError(f"{path}: not in this bot; see `chatforge sources` for its paths")
-    if json_out:
-        print_json({"forgotten": path})
-    else:
-        typer.echo(f"forgot {path}")
+    print_result(json_out, {"forgotten": path}, f"forgot {path}")
 
 
 def reindex(
@@ -176,7 +173,4 @@ def reindex(
 ) -> None:
     """Rebuild the vector index from the store (and re-embed after changing embed.model)."""
     n = open_bot(bot).reindex(reembed)
-    if json_out:
-        print_json({"chunks": n, "reembedded": reembed})
-    else:
-        typer.echo(f"indexed {n} chunks")
+    print_result(json_out, {"chunks": n, "reembedded": reembed}, f"indexed {n} chunks")

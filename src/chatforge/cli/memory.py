@@ -6,11 +6,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chatforge.cli.common import BotOpt, JsonOpt, UserOpt, new_console, open_bot, print_json
+from chatforge.cli.common import (
+    BotOpt,
+    JsonOpt,
+    UserOpt,
+    new_console,
+    open_bot,
+    print_json,
+    print_result,
+)
 
 if TYPE_CHECKING:
     from chatforge.chat.memory import Memory
 
+MemoryIdArg = Annotated[int, typer.Argument(help="Memory id, as listed.")]
 memory_app = typer.Typer(help="What the bot remembers about a user.", no_args_is_help=True)
 
 
@@ -54,7 +63,7 @@ def memory_add(
 
 @memory_app.command("edit")
 def memory_edit(
-    memory_id: Annotated[int, typer.Argument(help="Memory id, as listed.")],
+    memory_id: MemoryIdArg,
     text: Annotated[str, typer.Argument(help="The new text.")],
     bot: BotOpt = None,
     user: UserOpt = "local",
@@ -66,17 +75,14 @@ def memory_edit(
 
 @memory_app.command("delete")
 def memory_delete(
-    memory_id: Annotated[int, typer.Argument(help="Memory id, as listed.")],
+    memory_id: MemoryIdArg,
     bot: BotOpt = None,
     user: UserOpt = "local",
     json_out: JsonOpt = False,
 ) -> None:
     """Forget one memory."""
     open_bot(bot).memory.delete(user, memory_id)
-    if json_out:
-        print_json({"deleted": memory_id})
-    else:
-        typer.echo(f"deleted memory {memory_id}")
+    print_result(json_out, {"deleted": memory_id}, f"deleted memory {memory_id}")
 
 
 def _show_memories(memories: list[Memory], json_out: bool) -> None:
