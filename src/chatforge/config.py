@@ -109,7 +109,7 @@ class LLMSettings(Section):
 GroundedMode = Literal["generate", "extractive"]
 """How an answer drawn from passages is made: the model writes it, or the best passage is quoted."""
 ChatMode = Literal["auto", GroundedMode]
-"""The setting `chat.mode`: a grounded mode, or auto (quote for models that cannot read passages)."""
+"""The setting `chat.mode`: a grounded mode, or auto (quote for models too small to read)."""
 AnswerMode = Literal[GroundedMode, "fixed", "agent"]
 """`Answer.mode`: a grounded mode, fixed (a reply decided without a passage or the model), or
 agent (tool steps, returned with the answer)."""
