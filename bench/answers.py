@@ -254,7 +254,9 @@ class Chatforge:
         start = time.perf_counter()
         first = None
         answer = None
-        for item in self.bot.stream(q.question, max_tokens=self.max_tokens, temperature=0.0):
+        for item in self.bot.stream(
+            q.question, max_tokens=self.max_tokens, temperature=0.0, save=False
+        ):
             if isinstance(item, str):
                 if item and first is None:
                     first = time.perf_counter() - start

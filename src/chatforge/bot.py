@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from functools import cached_property
+from functools import cached_property, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from chatforge.chat.engine import ChatEngine
 from chatforge.config import CONFIG_FILE, Settings
 from chatforge.embed import Embedder
 from chatforge.errors import ConfigError
@@ -24,11 +25,25 @@ from chatforge.schema import Hit, IngestReport
 from chatforge.store.sqlite import SQLiteStore, StoredDocument
 
 if TYPE_CHECKING:
-    from chatforge.chat.answer import Answer
     from chatforge.chat.conversations import ConversationStore
-    from chatforge.chat.engine import AnswerStream, ChatEngine, Prepared
     from chatforge.chat.memory import MemoryStore
     from chatforge.llm.base import LLM
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _chat_method(
+    method: Callable[Concatenate[ChatEngine, P], R],
+) -> Callable[Concatenate[Bot, P], R]:
+    """The bot's `ask`, `stream` and `prepare`: the chat engine's, with the same signature and
+    docstring, so each is written (and documented) once."""
+
+    @wraps(method)
+    def call(self: Bot, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.chat, *args, **kwargs)
+
+    return call
 
 
 class Bot:
@@ -112,46 +127,20 @@ class Bot:
 
     @cached_property
     def chat(self) -> ChatEngine:
-        from chatforge.chat.engine import ChatEngine
+        """The chat engine over this bot's parts; the models open when a turn first needs them."""
+        return ChatEngine(
+            self.settings,
+            self.store,
+            self.conversations,
+            self.memory,
+            search=self.search,
+            embedder=lambda: self.embedder,
+            llm=lambda: self.llm,
+        )
 
-        return ChatEngine(self)
-
-    def ask(
-        self,
-        question: str,
-        user: str = "local",
-        conversation_id: str | None = None,
-        history: list[tuple[str, str]] | None = None,
-        **gen: Any,
-    ) -> Answer:
-        """Answer from the bot's documents and memories; the turn is stored.
-
-        `history` passes earlier (question, answer) turns for callers that keep the conversation
-        themselves. `gen` overrides settings.llm for this answer: max_tokens, temperature, top_p,
-        seed, stop.
-        """
-        return self.chat.ask(question, user, conversation_id, history, **gen)
-
-    def stream(
-        self,
-        question: str,
-        user: str = "local",
-        conversation_id: str | None = None,
-        history: list[tuple[str, str]] | None = None,
-        **gen: Any,
-    ) -> AnswerStream:
-        """Like `ask`, yielding text pieces and then the final Answer as the last item."""
-        return self.chat.stream(question, user, conversation_id, history, **gen)
-
-    def prepare(
-        self,
-        question: str,
-        user: str = "local",
-        conversation_id: str | None = None,
-        history: list[tuple[str, str]] | None = None,
-    ) -> Prepared:
-        """The retrieval and the prompt `ask` would use, without answering or storing."""
-        return self.chat.prepare(question, user, conversation_id, history=history)
+    ask = _chat_method(ChatEngine.ask)
+    stream = _chat_method(ChatEngine.stream)
+    prepare = _chat_method(ChatEngine.prepare)
 
     def ingest(
         self,

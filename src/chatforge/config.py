@@ -106,6 +106,15 @@ class LLMSettings(Section):
     max_tokens: int = Field(384, ge=1, description="longest answer in tokens")
 
 
+GroundedMode = Literal["generate", "extractive"]
+"""How an answer drawn from passages is made: the model writes it, or the best passage is quoted."""
+ChatMode = Literal["auto", GroundedMode]
+"""The setting `chat.mode`: a grounded mode, or auto (quote for models too small to read)."""
+AnswerMode = Literal[GroundedMode, "fixed", "agent"]
+"""`Answer.mode`: a grounded mode, fixed (a reply decided without a passage or the model), or
+agent (tool steps, returned with the answer)."""
+
+
 class ChatSettings(Section):
     system_prompt: str = Field(
         "You are a helpful assistant. Answer from the numbered passages and cite them as [n]. "
@@ -137,7 +146,7 @@ class ChatSettings(Section):
     condense: bool = Field(
         True, description="rewrite follow-up questions into standalone ones before retrieval"
     )
-    mode: Literal["generate", "extractive", "auto"] = Field(
+    mode: ChatMode = Field(
         "auto",
         description="generate (the model writes), extractive (quote the best passage), or "
         "auto (extractive for built-in models too small to read their passages)",

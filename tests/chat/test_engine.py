@@ -129,3 +129,54 @@ def test_passages_far_below_the_best_one_are_left_out_of_the_prompt(bot, monkeyp
     assert kept == {s.hit.chunk_id for s in every if s.relevance >= best - 0.15}
     assert 0 < len(kept) < len(every), "the sample bot should have a passage past the gap"
     assert all(f"[{s.n}]" in prepared.prompt.text for s in prepared.sources)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I uninstall the widget completely?", "Comment désinstaller complètement le widget ?"],
+)
+def test_an_answer_not_saved_takes_the_same_path_and_stores_nothing(bot, question):
+    saved = bot.ask(question, user="uma", seed=0)
+    unsaved = bot.ask(question, user="vic", seed=0, save=False)
+    assert unsaved.message_id == 0 and saved.message_id > 0
+    assert unsaved.mode == saved.mode and unsaved.query == saved.query
+    assert [s.hit.chunk_id for s in unsaved.sources] == [s.hit.chunk_id for s in saved.sources]
+    if saved.prompt is not None:
+        assert unsaved.prompt.text == saved.prompt.text
+    assert bot.conversations.list("vic") == []
+
+
+def test_an_answer_not_saved_keeps_no_stated_fact_and_no_request_to_remember(bot):
+    bot.ask("My name is Vesna and I live in Lyon.", user="vesna", save=False)
+    asked = bot.stream("Remember that my locker code is 7781.", user="vesna", save=False)
+    assert list(asked)[-1].text.startswith("Noted")
+    assert bot.memory.list("vesna") == [] and bot.conversations.list("vesna") == []
+
+
+def test_an_engine_built_from_parts_quotes_without_opening_the_model(bot_dir, embedder):
+    """The model is a callable that fails the test: a quoted answer must never open it."""
+    from chatforge.bot import open_store
+    from chatforge.chat.conversations import ConversationStore
+    from chatforge.chat.engine import ChatEngine
+    from chatforge.chat.memory import MemoryStore
+    from chatforge.config import Settings
+    from chatforge.retrieve import Retriever
+
+    settings = Settings.load(bot_dir)
+    settings.chat.mode = "extractive"
+    store = open_store(bot_dir, settings, lambda: embedder.dim)
+    engine = ChatEngine(
+        settings,
+        store,
+        ConversationStore(store),
+        MemoryStore(store, lambda: embedder),
+        search=Retriever(store, embedder, settings.retrieve).search,
+        embedder=lambda: embedder,
+        llm=lambda: pytest.fail("the model was opened for a quoted answer"),
+    )
+    try:
+        answer = engine.ask("Which port does the widget daemon listen on?", user="wes")
+    finally:
+        store.close()
+    assert answer.mode == "extractive" and "7341" in answer.text
+    assert answer.sources[0].hit.source == "guide/network.md"

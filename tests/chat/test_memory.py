@@ -28,9 +28,9 @@ def test_memories_are_managed_per_user(bot):
 
 def test_a_summary_is_stored_every_n_turns(bot, monkeypatch):
     """The summary is shortened only to keep the suite fast on a busy CPU."""
-    from chatforge.chat import engine
+    from chatforge.chat import rewrite
 
-    monkeypatch.setattr(engine, "SUMMARY_MAX_TOKENS", 24)
+    monkeypatch.setattr(rewrite, "SUMMARY_MAX_TOKENS", 24)
     bot.settings.memory.summarize_every = 1
     bot.ask("My name is Quilla and I work at the harbour.", user="quilla")
     kinds = {m.kind for m in bot.memory.list("quilla")}

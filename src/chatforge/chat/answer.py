@@ -10,6 +10,7 @@ from chatforge.schema import Hit
 
 if TYPE_CHECKING:
     from chatforge.chat.prompt import BuiltPrompt
+    from chatforge.config import AnswerMode
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
@@ -105,8 +106,8 @@ class Answer:
     """The prompt the model saw (None when the model was not called); not in `to_dict`."""
     citations: list[Citation] = field(default_factory=list)
     """Every [n] of every sentence, checked against passage n."""
-    mode: str = "generate"
-    """How the text was made: generate (the model), extractive (quoted), or fixed (no passage)."""
+    mode: AnswerMode = "generate"
+    """How the text was made: generate (the model), extractive (quoted), fixed (no passage)."""
 
     @property
     def cited(self) -> list[Source]:

@@ -130,6 +130,26 @@ class _Budget:
         return False
 
 
+def check_room(llm: LLM, question: str, *, system_prompt: str, max_tokens: int) -> None:
+    """Refuse a question that, with the instructions alone, leaves no room for the answer.
+
+    Checked before any retrieval, so a question that cannot be answered costs nothing more.
+    """
+    budget = _Budget(llm, system_prompt, question, llm.context_window - max_tokens)
+    _refuse_without_room(budget, max_tokens)
+
+
+def _refuse_without_room(budget: _Budget, max_tokens: int) -> None:
+    base = budget.tokens()
+    if base > budget.limit:
+        llm = budget.llm
+        raise ChatforgeError(
+            f"the question needs {base} prompt tokens with the instructions, but {llm.name}'s "
+            f"context window of {llm.context_window} tokens must also leave {max_tokens} for "
+            "the answer; shorten the question, lower llm.max_tokens, or raise llm.n_ctx"
+        )
+
+
 def build_prompt(
     llm: LLM,
     question: str,
@@ -147,15 +167,8 @@ def build_prompt(
     (question, answer) pairs, oldest first; `memories` best first.
     """
     window = llm.context_window
-    limit = window - max_tokens
-    budget = _Budget(llm, system_prompt, question, limit, best_last)
-    base = budget.tokens()
-    if base > limit:
-        raise ChatforgeError(
-            f"the question needs {base} prompt tokens with the instructions, but {llm.name}'s "
-            f"context window of {window} tokens must also leave {max_tokens} for the answer; "
-            "shorten the question, lower llm.max_tokens, or raise llm.n_ctx"
-        )
+    budget = _Budget(llm, system_prompt, question, window - max_tokens, best_last)
+    _refuse_without_room(budget, max_tokens)
     notices: list[str] = []
     kept: list[Source] = []
     turns = list(history)

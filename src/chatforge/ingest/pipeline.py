@@ -52,7 +52,9 @@ class Candidate:
 
 
 @dataclass
-class Prepared:
+class ChunkedFile:
+    """A file read and chunked, waiting for its chunks to be embedded and stored."""
+
     candidate: Candidate
     hash: str
     size: int
@@ -224,17 +226,17 @@ class Ingestor:
 
     def _groups(
         self, candidates: list[Candidate], known: dict[str, tuple[str, str]], stop: threading.Event
-    ) -> Iterator[list[Prepared | FileResult]]:
+    ) -> Iterator[list[ChunkedFile | FileResult]]:
         """The files read and chunked, in order, in groups of EMBED_GROUP chunks or FILE_GROUP
         files, whichever comes first (so unchanged files show progress as they are checked)."""
-        group: list[Prepared | FileResult] = []
+        group: list[ChunkedFile | FileResult] = []
         chunks = 0
         for cand in candidates:
             if stop.is_set():
                 return
             item = self._prepare(cand, known)
             group.append(item)
-            if isinstance(item, Prepared):
+            if isinstance(item, ChunkedFile):
                 chunks += sum(len(c) for _, c, _ in item.documents)
             if chunks >= EMBED_GROUP or len(group) >= FILE_GROUP:
                 yield group
@@ -242,7 +244,9 @@ class Ingestor:
         if group:
             yield group
 
-    def _prepare(self, cand: Candidate, known: dict[str, tuple[str, str]]) -> Prepared | FileResult:
+    def _prepare(
+        self, cand: Candidate, known: dict[str, tuple[str, str]]
+    ) -> ChunkedFile | FileResult:
         """The file read and chunked, or why it is not: unchanged, failed or skipped."""
         source = cand.source
         try:
@@ -258,7 +262,7 @@ class Ingestor:
         except Exception as e:  # a parser choking on a malformed file must not stop the batch
             log.debug("loading %s failed", source, exc_info=True)
             return FileResult(source, "failed", f"cannot parse: {e}".splitlines()[0])
-        prepared = Prepared(cand, digest, size)
+        prepared = ChunkedFile(cand, digest, size)
         for doc in docs:
             chunks = self.chunker.split(doc)
             prepared.documents.append((doc, chunks, [chunk_hash(c) for c in chunks]))
@@ -276,9 +280,9 @@ class Ingestor:
             max_file_mb=s.max_file_mb,
         )
 
-    def _flush(self, group: list[Prepared | FileResult], report: IngestReport) -> None:
+    def _flush(self, group: list[ChunkedFile | FileResult], report: IngestReport) -> None:
         """Embed what the group's files need that the store lacks, then commit file by file."""
-        batch = [item for item in group if isinstance(item, Prepared)]
+        batch = [item for item in group if isinstance(item, ChunkedFile)]
         for item in group:
             if isinstance(item, FileResult):
                 report.files.append(item)

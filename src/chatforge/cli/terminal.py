@@ -1,12 +1,9 @@
-"""Terminal rendering of answers: streamed Markdown, highlighted [n] citations, source lists.
-
-Used by `chatforge ask` and the `chatforge chat` REPL; rich does the drawing.
-"""
+"""The terminal side of chatting: streamed Markdown answers with highlighted [n] citations,
+source lists, and the `chatforge chat` REPL; rich does the drawing."""
 
 from __future__ import annotations
 
 import re
-import sys
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -20,6 +17,7 @@ from chatforge.errors import ChatforgeError
 
 if TYPE_CHECKING:
     from chatforge.bot import Bot
+    from chatforge.chat.stream import AnswerStream
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
@@ -35,7 +33,7 @@ def _markdown(text: str) -> Markdown:
     return Markdown(_CITE.sub(lambda m: f"**{m.group(0)}**", text))
 
 
-def stream_answer(console: Console, stream) -> Answer:  # noqa: ANN001
+def stream_answer(console: Console, stream: AnswerStream) -> Answer:
     """Show an answer as it streams; Ctrl-C keeps (and stores) the part already said."""
     text = ""
     live = console.is_terminal
@@ -145,7 +143,3 @@ class Repl:
         else:
             c.print(f"[dim]{HELP}[/dim]")
         return True
-
-
-def stdout_console() -> Console:
-    return Console(file=sys.stdout, highlight=False)

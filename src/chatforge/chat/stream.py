@@ -1,0 +1,74 @@
+"""An answer as it is written: text pieces, then the final Answer, stored however it ends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from chatforge.chat.answer import Answer
+
+if TYPE_CHECKING:
+    from chatforge.chat.engine import ChatEngine
+    from chatforge.chat.turn import PreparedTurn
+    from chatforge.llm.base import Generation, GenOptions, Stream
+
+
+class AnswerStream(Iterator["str | Answer"]):
+    """Text pieces of an answer, then the final :class:`Answer` as the last item.
+
+    Closing it early (or a Ctrl-C inside it) stores the partial answer marked interrupted and
+    sets `answer`, so a caller can still show what was said.
+    """
+
+    def __init__(
+        self, engine: ChatEngine, prepared: PreparedTurn, options: GenOptions, *, save: bool
+    ) -> None:
+        self.engine, self.prepared, self.save = engine, prepared, save
+        self.answer: Answer | None = None
+        self._it = self._run(options)
+
+    def __next__(self) -> str | Answer:
+        return next(self._it)
+
+    def close(self) -> None:
+        self._it.close()
+
+    def __enter__(self) -> AnswerStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _finish(self, text: str, generation: Generation | None, interrupted: bool) -> Answer:
+        self.answer = self.engine.finish(
+            self.prepared, text, generation, interrupted=interrupted, save=self.save
+        )
+        return self.answer
+
+    def _run(self, options: GenOptions) -> Iterator[str | Answer]:
+        p = self.prepared
+        if p.fixed_reply is not None or p.prompt is None:
+            text = p.fixed_reply or ""
+            p.timings["first_token_ms"] = elapsed_ms(p.started)
+            yield text
+            yield self._finish(text, None, interrupted=False)
+            return
+        parts: list[str] = []
+        stream: Stream = self.engine.llm.stream(p.prompt.messages, options)
+        try:
+            for piece in stream:
+                if not parts:
+                    p.timings["first_token_ms"] = elapsed_ms(p.started)
+                parts.append(piece)
+                yield piece
+        except (KeyboardInterrupt, GeneratorExit):
+            stream.close()
+            self._finish("".join(parts), None, interrupted=True)
+            raise
+        yield self._finish("".join(parts), stream.generation, interrupted=False)
+
+
+def elapsed_ms(since: float) -> float:
+    """Milliseconds since `since` (a time.perf_counter() reading)."""
+    return (time.perf_counter() - since) * 1000

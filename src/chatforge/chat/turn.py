@@ -1,0 +1,55 @@
+"""A turn as the chat engine carries it: the question admitted, then everything decided for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from chatforge.chat.answer import Source
+    from chatforge.chat.prompt import BuiltPrompt
+    from chatforge.config import AnswerMode
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A checked question, whose it is, its conversation, and the turns before it (oldest first).
+
+    `conversation_id` is a fresh id when the question starts a conversation.
+    """
+
+    question: str
+    user: str
+    conversation_id: str
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Decision(NamedTuple):
+    """How a turn will be answered: the mode, the reply when the model is not called (None when
+    it is), and the passages the answer draws on."""
+
+    mode: AnswerMode
+    reply: str | None
+    sources: list[Source]
+
+
+@dataclass
+class PreparedTurn:
+    """Everything decided before the model speaks: the query, the passages, the prompt.
+
+    `fixed_reply` is the whole answer when the model is not called (a quote or a fixed reply);
+    `remembered` is the fact of an explicit "remember that ..." request, stored with the turn.
+    """
+
+    question: str
+    user: str
+    conversation_id: str
+    query: str
+    sources: list[Source]
+    memories: list[str]
+    prompt: BuiltPrompt | None
+    fixed_reply: str | None
+    timings: dict[str, float]
+    started: float
+    mode: AnswerMode = "generate"
+    remembered: str | None = None

@@ -1,0 +1,5 @@
+"""The `chatforge` command line; `main` is the console entry point."""
+
+from chatforge.cli.app import app, main
+
+__all__ = ["app", "main"]
