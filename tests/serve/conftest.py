@@ -106,7 +106,10 @@ def start_server(api_bot):
         live.stop()
 
 
-KEYS = ["alice-key:alice", "bob-key:bob", "root-key:root:admin"]
+ALICE_KEY = "alice-key-0123456789"
+BOB_KEY = "bob-key-0123456789ab"
+ROOT_KEY = "root-key-0123456789a"
+KEYS = [f"{ALICE_KEY}:alice", f"{BOB_KEY}:bob", f"{ROOT_KEY}:root:admin"]
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import time
 
 import httpx
 
+KEY = "cli-key-0123456789ab"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -20,7 +22,7 @@ def _free_port() -> int:
 
 def test_serve_starts_answers_and_stops_on_ctrl_c(serve_bot_dir, tmp_path):
     port = _free_port()
-    env = {**os.environ, "CHATFORGE_SERVER__API_KEYS": '["cli-key:ann"]'}
+    env = {**os.environ, "CHATFORGE_SERVER__API_KEYS": f'["{KEY}:ann"]'}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -49,7 +51,7 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(serve_bot_dir, tmp_path):
                 pass
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.5)
-        headers = {"Authorization": "Bearer cli-key"}
+        headers = {"Authorization": f"Bearer {KEY}"}
         models = httpx.get(url + "/v1/models", headers=headers, timeout=30).json()
         assert models["data"][0]["id"] == "smollm2"
         assert httpx.get(url + "/v1/models", timeout=30).status_code == 401
@@ -58,7 +60,7 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(serve_bot_dir, tmp_path):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"at {url}" in err
-    assert "cli-key" not in out + err
+    assert KEY not in out + err
 
 
 def test_serve_without_a_bot_folder_is_one_clear_line(tmp_path):
