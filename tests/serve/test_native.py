@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import openai
 import pytest
 from conftest import wait_for_job
@@ -173,3 +175,18 @@ def test_the_api_describes_itself(start_server, path):
             assert route in paths
         schema = paths["/v1/chat/completions"]["post"]
         assert "400" in schema["responses"] and "requestBody" in schema
+
+
+def test_the_api_docs_page_loads_only_local_files(fresh_server):
+    live = fresh_server()
+    with live.client() as http:
+        page = http.get("/docs")
+        assert page.status_code == 200
+        urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+        assert urls and not [u for u in urls if "//" in u]
+        for url in urls:
+            assert http.get(url).status_code == 200, url
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert http.get("/openapi.json").status_code == 200
+        for escape in ("/docs/assets/../../../../etc/passwd", "/docs/assets/%2e%2e/%2e%2e/x"):
+            assert "root:" not in http.get(escape).text

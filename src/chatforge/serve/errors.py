@@ -20,6 +20,9 @@ from chatforge.errors import ChatforgeError
 log = logging.getLogger("chatforge.serve")
 
 RETRY_AFTER_S = 2
+NOT_UNICODE_MESSAGE = (
+    "contains a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8 text"
+)
 
 
 class ApiError(Exception):
@@ -96,12 +99,22 @@ def field_path(loc: Any) -> str:
     return path
 
 
+NOT_UNICODE = ("lone_surrogate", "string_unicode")
+"""Text that is not Unicode: found by RequestModel, or by pydantic in a constrained str."""
+
+
 def describe_validation(e: RequestValidationError) -> ApiError:
-    """One line naming the first bad field, e.g. `messages[0].role: Input should be 'user'...`."""
-    first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request", "type": ""}
+    """One line naming the first bad field, e.g. `messages[0].role: Input should be 'user'...`.
+
+    Text that is not Unicode is named first, whichever member of a union the error came from.
+    """
+    errors = e.errors() or [{"loc": (), "msg": "invalid request", "type": ""}]
+    first = next((x for x in errors if x.get("type") in NOT_UNICODE), errors[0])
     where = field_path(first.get("loc", ()))
     kind = first.get("type", "")
     ctx = first.get("ctx") or {}
+    if kind == "string_unicode":
+        return ApiError(400, f"{where}: {NOT_UNICODE_MESSAGE}", param=where)
     if kind == "json_invalid":
         return ApiError(
             400, f"the request body is not valid JSON ({ctx.get('error', '')}); send a JSON object"
@@ -110,6 +123,7 @@ def describe_validation(e: RequestValidationError) -> ApiError:
         return ApiError(400, "the request body is missing; send a JSON object")
     if kind == "lone_surrogate":
         where = f"{where}.{ctx['field']}" if where else ctx["field"]
+        return ApiError(400, f"{where}: {NOT_UNICODE_MESSAGE}", param=where)
     msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     return ApiError(400, f"{where or 'request'}: {msg}", param=where or None)
 

@@ -43,12 +43,12 @@ MAX_STOP = 4
 # -- request and response models ------------------------------------------------------------
 
 
-class TextPart(RequestModel):
+class TextPart(BaseModel):
     type: Literal["text"]
     text: str
 
 
-class ChatMessage(RequestModel):
+class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
@@ -60,11 +60,11 @@ class ChatMessage(RequestModel):
         return self.content or ""
 
 
-class StreamOptions(RequestModel):
+class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatforgeOptions(RequestModel):
+class ChatforgeOptions(BaseModel):
     """chatforge's own request options, sent as `chatforge` (extra_body in the openai package)."""
 
     model_config = ConfigDict(extra="forbid")

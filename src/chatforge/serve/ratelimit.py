@@ -7,7 +7,8 @@ Three counters, each a small table, so `--workers N` processes see one budget, n
   clears the count, and a count left alone for `FORGET_S` is dropped;
 - requests per API key: a token bucket holding a minute's worth, refilled continuously;
 - answers waiting or being written per user: one row per answer, with the process that runs
-  it, so the rows of a process that died are not counted.
+  it (its pid and start time, as a restarted container reuses pids), so the rows of a process
+  that died are not counted.
 
 Each call is one short `BEGIN IMMEDIATE` transaction on the limiter's own connection. Calls
 block while another connection writes (an ingest's commit), so async callers run them in a
@@ -43,7 +44,7 @@ def create_tables(db: sqlite3.Connection) -> None:
             bucket TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
         CREATE TABLE IF NOT EXISTS limit_answers(
             slot TEXT PRIMARY KEY, user TEXT NOT NULL, pid INTEGER NOT NULL,
-            started REAL NOT NULL);
+            pid_started INTEGER, started REAL NOT NULL);
         CREATE INDEX IF NOT EXISTS limit_answers_user ON limit_answers(user);
         """
     )
@@ -74,8 +75,6 @@ class Limiter:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         create_tables(self.db)
-        with self._write():  # rows of an earlier process with this pid are stale
-            self.db.execute("DELETE FROM limit_answers WHERE pid = ?", (os.getpid(),))
 
     @classmethod
     def for_store(
@@ -167,16 +166,22 @@ class Limiter:
         now = self.clock()
         with self._write():
             rows = self.db.execute(
-                "SELECT slot, pid, started FROM limit_answers WHERE user = ?", (user,)
+                "SELECT slot, pid, pid_started, started FROM limit_answers WHERE user = ?",
+                (user,),
             ).fetchall()
-            stale = [s for s, pid, at in rows if at < now - STALE_ANSWER_S or not _alive(pid)]
+            stale = [
+                slot
+                for slot, pid, pid_started, at in rows
+                if at < now - STALE_ANSWER_S or not _alive(pid, pid_started)
+            ]
             self.db.executemany("DELETE FROM limit_answers WHERE slot = ?", [(s,) for s in stale])
             if len(rows) - len(stale) >= cap:
                 return None
             slot = uuid.uuid4().hex
             self.db.execute(
-                "INSERT INTO limit_answers(slot, user, pid, started) VALUES(?, ?, ?, ?)",
-                (slot, user, os.getpid(), now),
+                "INSERT INTO limit_answers(slot, user, pid, pid_started, started) "
+                "VALUES(?, ?, ?, ?, ?)",
+                (slot, user, os.getpid(), _started(os.getpid()), now),
             )
         return slot
 
@@ -195,9 +200,19 @@ class Limiter:
             self.db.close()
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def _started(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, Linux), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _alive(pid: int, pid_started: int | None) -> bool:
+    """Whether the process that wrote a row still runs (not another one under its pid)."""
+    if pid_started is not None and Path("/proc/self/stat").exists():
+        return _started(pid) == pid_started
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
