@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import socket
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -390,16 +390,15 @@ def _tree(root: Path, skip: Path) -> set[str]:
 
 
 class _RssWatch:
-    """The server's resident memory (it runs in this process), sampled in the background."""
+    """A server process's resident memory, sampled in the background."""
 
-    def __init__(self) -> None:
-        self.peak, self._stop = 0, threading.Event()
+    def __init__(self, pid: int) -> None:
+        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        me = psutil.Process(os.getpid())
         while not self._stop.wait(0.05):
-            self.peak = max(self.peak, me.memory_info().rss)
+            self.peak = max(self.peak, self.process.memory_info().rss)
 
     def __enter__(self) -> _RssWatch:
         self._thread.start()
@@ -411,11 +410,15 @@ class _RssWatch:
 
 
 def test_hostile_requests_get_no_5xx_escape_nothing_and_leak_nothing(
-    fresh_server, tmp_path_factory
+    serve_process, tmp_path_factory
 ):
-    live = fresh_server(api_keys=KEYS, rate_limit_per_minute=0, auth_backoff_max_s=0)
+    live = serve_process(
+        CHATFORGE_SERVER__API_KEYS=json.dumps(KEYS),
+        CHATFORGE_SERVER__RATE_LIMIT_PER_MINUTE="0",
+        CHATFORGE_SERVER__AUTH_BACKOFF_MAX_S="0",
+    )
     base = tmp_path_factory.getbasetemp()
-    before = _tree(base, live.bot.folder)
+    before = _tree(base, live.folder)
     secrets = ["Bob's vault code is 4711", "Le code du coffre de Bob est 4711"]
     with (
         live.client(BOB_KEY) as bob,
@@ -431,7 +434,7 @@ def test_hostile_requests_get_no_5xx_escape_nothing_and_leak_nothing(
         bob_memories = [bob.post("/api/memory", json={"text": t}).json()["id"] for t in secrets]
         job = _upload(root, "root-plan.md").json()["job"]["id"]
         failures, texts = [], []
-        with _RssWatch() as rss:
+        with _RssWatch(live.proc.pid) as rss:
             for method, path, headers, body in _hostile_requests(cids):
                 for client in (alice, root):
                     try:
@@ -466,27 +469,28 @@ def test_hostile_requests_get_no_5xx_escape_nothing_and_leak_nothing(
     assert failures == []
     for text in texts:
         assert "4711" not in text and str(base) not in text
-    assert _tree(base, live.bot.folder) == before
+    assert _tree(base, live.folder) == before
     assert not [p for p in (base, *base.parents, Path("/tmp")) if list(p.glob(f"*{MARK}*"))]
     assert rss.peak < 1.5 * 1024**3
 
 
-def test_health_answers_while_a_hostile_file_is_ingested(fresh_server):
+def test_health_answers_while_a_hostile_file_is_ingested(serve_process):
     """An 8 MB one-word 'document' keeps the ingest busy; every /health probe must answer
     within the client's 1 s timeout (a timeout fails the test)."""
-    live = fresh_server(max_upload_mb=10)
+    live = serve_process(CHATFORGE_SERVER__MAX_UPLOAD_MB="10")
     with (
         live.client() as http,
         httpx.Client(base_url=live.url, timeout=1.0) as probe,
-        _RssWatch() as rss,
+        _RssWatch(live.proc.pid) as rss,
     ):
         job = _upload(http, "one-word.md", b"A" * 8_000_000).json()["job"]["id"]
-        probes_while_running = 0
-        for _ in range(600):
+        probes_while_running, deadline = 0, time.monotonic() + 300
+        while time.monotonic() < deadline:
             status = http.get(f"/api/jobs/{job}").json()["status"]
             if status in ("done", "failed"):
                 break
             assert probe.get("/health").json()["status"] == "ok"
             probes_while_running += status == "running"
+            time.sleep(0.1)
         assert status in ("done", "failed") and probes_while_running > 0
     assert rss.peak < 1.5 * 1024**3
