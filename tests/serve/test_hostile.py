@@ -368,6 +368,17 @@ def _hostile_requests(secret_ids: list[str]) -> list[tuple[str, str, dict, bytes
         ),
     ]
     out += [("POST", "/api/documents", mp, _multipart(name)) for name in HOSTILE_NAMES]
+    not_utf8 = _multipart("NAME").replace(b"NAME", b"\xff\xfe../" + MARK.encode() + b"12.md")
+    out.append(("POST", "/api/documents", mp, not_utf8))
+    return (
+        out
+        + [("GET", p, {}, b"") for p in _hostile_paths(secret_ids)]
+        + [("DELETE", f"/api/conversations/{cid}%00", {}, b"") for cid in secret_ids]
+    )
+
+
+def _hostile_paths(secret_ids: list[str]) -> list[str]:
+    """Traversals, odd ids and query values, and another user's ids spelled every which way."""
     paths = [
         *"/api/conversations/..%2F..%2Fetc%2Fpasswd /api/conversations/%00 /api/memory/-1".split(),
         *"/api/memory/0 /api/memory/99999999999999999999 /api/jobs/..%2f..%2fx".split(),
@@ -376,13 +387,11 @@ def _hostile_requests(secret_ids: list[str]) -> list[tuple[str, str, dict, bytes
         "/api/conversations/" + "x" * 10_000,
         "/api/documents?source=" + "[" * 400,
     ]
-    for cid in secret_ids:  # another user's ids, spelled every which way
+    for cid in secret_ids:
         spellings = [cid, cid.upper(), f"{cid}%20", f"{cid}/", f"%{cid[1:]}", "%", "_" * len(cid)]
         for spelled in [*spellings, f"{cid}' OR '1'='1"]:
             paths += [f"/api/conversations/{spelled}", f"/api/conversations/{spelled}/export"]
-    out += [("GET", p, {}, b"") for p in paths]
-    out += [("DELETE", f"/api/conversations/{cid}%00", {}, b"") for cid in secret_ids]
-    return out
+    return paths
 
 
 def _tree(root: Path, skip: Path) -> set[str]:

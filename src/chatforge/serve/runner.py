@@ -100,15 +100,7 @@ class GenerationRunner:
         `owner` is whose share of answers it counts against (default: `user`).
         """
         loop = asyncio.get_running_loop()
-        slot = await self._take_slot(loop, owner or user)
-        with self._lock:
-            full = self.stats.waiting >= self.max_queue
-            self.stats.rejected += full
-            self.stats.waiting += not full
-            waiting = self.stats.waiting
-        if full:
-            await loop.run_in_executor(None, self._give_back, slot)
-            raise Busy(f"the server is busy ({waiting} answers waiting); retry shortly")
+        slot = await self._admit(loop, owner or user)
         items: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
 
@@ -169,17 +161,38 @@ class GenerationRunner:
             raise first
         return self._rest(first, items, cancel)
 
-    async def _take_slot(self, loop: asyncio.AbstractEventLoop, owner: str) -> str | None:
-        if self.limiter is None or self.per_user <= 0:
-            return None
-        slot = await loop.run_in_executor(None, self.limiter.answer_started, owner, self.per_user)
-        if slot is None:
-            with self._lock:
-                self.stats.rejected += 1
-            raise UserBusy(
-                f"{owner!r} already has {self.per_user} answers waiting or being written "
-                "(server.max_queue_per_user); retry when one has finished"
-            )
+    async def _admit(self, loop: asyncio.AbstractEventLoop, owner: str) -> str | None:
+        """Count one more answer waiting: UserBusy or Busy when there is no room. Returns the
+        owner's answer slot (None without a per-user cap), for `_give_back` at the end."""
+        slot = None
+        if self.limiter is not None and self.per_user > 0:
+            taking = loop.run_in_executor(None, self.limiter.answer_started, owner, self.per_user)
+            try:
+                slot = await asyncio.shield(taking)
+            except asyncio.CancelledError:  # the client left: give the slot back once taken
+                taking.add_done_callback(
+                    lambda f: (
+                        f.cancelled()
+                        or f.exception()
+                        or loop.run_in_executor(None, self._give_back, f.result())
+                    )
+                )
+                raise
+            if slot is None:
+                with self._lock:
+                    self.stats.rejected += 1
+                raise UserBusy(
+                    f"{owner!r} already has {self.per_user} answers waiting or being written "
+                    "(server.max_queue_per_user); retry when one has finished"
+                )
+        with self._lock:
+            full = self.stats.waiting >= self.max_queue
+            self.stats.rejected += full
+            self.stats.waiting += not full
+            waiting = self.stats.waiting
+        if full:
+            await loop.run_in_executor(None, self._give_back, slot)
+            raise Busy(f"the server is busy ({waiting} answers waiting); retry shortly")
         return slot
 
     def _give_back(self, slot: str | None) -> None:
