@@ -7,9 +7,11 @@ came from, so a typo never silently does nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -171,6 +173,12 @@ class MemorySettings(Section):
 
 
 class ServerSettings(Section):
+    MIN_KEY_CHARS: ClassVar[int] = 16
+    HOST: ClassVar[re.Pattern[str]] = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+    ORIGIN: ClassVar[re.Pattern[str]] = re.compile(
+        r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+    )
+
     host: str = Field("127.0.0.1", description="address `chatforge serve` listens on")
     port: int = Field(8000, ge=1, le=65535, description="TCP port `chatforge serve` listens on")
     workers: int = Field(
@@ -178,8 +186,19 @@ class ServerSettings(Section):
     )
     api_keys: list[str] = Field(
         default_factory=list,
-        description="bearer keys as KEY:USER or KEY:USER:admin (admins manage documents); "
-        "none = local-only mode, everyone is the admin user `local`",
+        description="bearer keys as KEY:USER or KEY:USER:admin (admins manage documents), each "
+        "key at least 16 characters; none = local-only mode, everyone is the admin user `local`",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names the server answers to besides loopback names and `host`, e.g. "
+        "chat.example.com or *.example.com (any other Host header is refused, which stops DNS "
+        "rebinding); * = any, for a proxy that checks Host itself",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="web origins (scheme://host[:port]) whose pages may call the API from the "
+        "browser; none = no CORS headers, and only the server's own pages may change anything",
     )
     parallel: int = Field(
         8,
@@ -195,6 +214,25 @@ class ServerSettings(Section):
         "earlier requests, not even by rounding",
     )
     max_queue: int = Field(32, ge=0, description="answers waiting at most; more get HTTP 503")
+    max_queue_per_user: int = Field(
+        4,
+        ge=0,
+        description="answers one key's user may have waiting or being written at once, over all "
+        "server processes (with api_keys); more get HTTP 429; 0 = no cap",
+    )
+    rate_limit_per_minute: int = Field(
+        120,
+        ge=0,
+        description="requests one API key may make per minute (bursts up to that many); more "
+        "get HTTP 429 with Retry-After; 0 = no limit",
+    )
+    auth_backoff_max_s: float = Field(
+        300.0,
+        ge=0,
+        description="after a few wrong keys from one client address, its next try waits 1 s, "
+        "then twice as long after each further wrong key, up to this many seconds (HTTP 429); "
+        "0 = no wait",
+    )
     max_tokens: int = Field(1024, ge=1, description="largest max_tokens a request may ask for")
     max_messages: int = Field(64, ge=1, description="most messages in one chat request")
     max_body_kb: int = Field(1024, ge=1, description="largest JSON request body in KiB")
@@ -210,12 +248,58 @@ class ServerSettings(Section):
     @classmethod
     def _check_keys(cls, keys: list[str]) -> list[str]:
         for entry in keys:
-            parts = entry.split(":")
-            if len(parts) not in (2, 3) or not all(parts[:2]) or parts[2:] not in ([], ["admin"]):
-                raise ValueError(
-                    "each API key must be KEY:USER or KEY:USER:admin (the key itself is not shown)"
-                )
+            problem = cls.key_problem(entry)
+            if problem:
+                raise ValueError(problem)
         return keys
+
+    @classmethod
+    def key_problem(cls, entry: str) -> str | None:
+        """What is wrong with one `api_keys` entry (never showing the key), or None."""
+        parts = entry.split(":")
+        if len(parts) not in (2, 3) or not all(parts[:2]) or parts[2:] not in ([], ["admin"]):
+            return "each API key must be KEY:USER or KEY:USER:admin (the key itself is not shown)"
+        if len(parts[0]) < cls.MIN_KEY_CHARS:
+            return (
+                f"the key of user {parts[1]!r} is shorter than {cls.MIN_KEY_CHARS} characters; "
+                'use a long random key, e.g. from `python -c "import secrets; '
+                'print(secrets.token_urlsafe(24))"`'
+            )
+        return None
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        cleaned = []
+        for host in hosts:
+            name = host.lower().strip("[]")
+            if not (name == "*" or cls.is_ip(name) or cls.HOST.fullmatch(name.removeprefix("*."))):
+                raise ValueError(
+                    f"{host!r} is not a host name; give names like chat.example.com, "
+                    "*.example.com or 192.168.1.20, without scheme, port or path"
+                )
+            cleaned.append(name)
+        return cleaned
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not cls.ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not a web origin; give each as scheme://host[:port], e.g. "
+                    "https://app.example.com, without a path (and never *: that would let "
+                    "every web page use the bot)"
+                )
+        return [o.lower() for o in origins]
+
+    @staticmethod
+    def is_ip(text: str) -> bool:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return True
 
 
 class Settings(BaseSettings):

@@ -106,7 +106,10 @@ def start_server(api_bot):
         live.stop()
 
 
-KEYS = ["alice-key:alice", "bob-key:bob", "root-key:root:admin"]
+ALICE_KEY = "alice-key-0123456789"
+BOB_KEY = "bob-key-0123456789ab"
+ROOT_KEY = "root-key-0123456789a"
+KEYS = [f"{ALICE_KEY}:alice", f"{BOB_KEY}:bob", f"{ROOT_KEY}:root:admin"]
 
 
 @pytest.fixture
@@ -151,3 +154,82 @@ def wait_for_job(client, job_id: str, timeout: float = 120) -> dict:
         if job["status"] in ("done", "failed") or time.monotonic() > deadline:
             return job
         time.sleep(0.1)
+
+
+class ServeProcess:
+    """The real `chatforge serve` command in its own process: for what must be measured on the
+    server alone (its memory) or seen only from outside, as a client sees it."""
+
+    def __init__(self, folder: Path, env: dict[str, str], log: Path) -> None:
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.folder = folder
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log.open("w")
+        command = [sys.executable, "-m", "chatforge", "serve", "--bot", str(folder)]
+        self.proc = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
+        deadline = time.monotonic() + 240
+        while True:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"chatforge serve did not start: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+
+    def client(self, key: str | None = None, **kwargs):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
+        self._log.close()
+
+
+@pytest.fixture
+def serve_process(tmp_path):
+    """Start `chatforge serve` over a new bot folder with `CHATFORGE_*` settings; stopped after.
+
+    Answers are kept a few tokens long so the tests spend their time on the requests."""
+    from chatforge.bot import Bot
+
+    started: list[ServeProcess] = []
+
+    def start(**env: str) -> ServeProcess:
+        folder = Bot.init(tmp_path / f"served{len(started)}", "general").folder
+        short = {
+            "CHATFORGE_LLM__MAX_TOKENS": "8",
+            "CHATFORGE_CHAT__MODE": "generate",
+            "CHATFORGE_MEMORY__SUMMARIZE_EVERY": "0",
+        }
+        started.append(
+            ServeProcess(folder, {**short, **env}, tmp_path / f"serve{len(started)}.log")
+        )
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.stop()

@@ -6,6 +6,7 @@ import logging
 
 import openai
 import pytest
+from conftest import ALICE_KEY, BOB_KEY, ROOT_KEY
 
 from chatforge.serve.server import local_only_warning
 
@@ -25,10 +26,10 @@ def test_a_missing_or_wrong_key_is_401(keyed_server, path):
         r = http.get(path)
         assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key"
         assert r.headers["www-authenticate"] == "Bearer"
-    with keyed_server.client("alice-key-but-wrong") as http:
+    with keyed_server.client(ALICE_KEY + "-but-wrong") as http:
         r = http.get(path)
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
-    with keyed_server.client("alice-key") as http:
+    with keyed_server.client(ALICE_KEY) as http:
         assert http.get(path).status_code == 200
 
 
@@ -45,7 +46,7 @@ def test_health_and_metrics_need_no_key(keyed_server):
 
 def test_user_keys_cannot_manage_documents(keyed_server):
     files = {"files": ("a.md", b"# A\n\nSome text.\n", "text/markdown")}
-    with keyed_server.client("bob-key") as http:
+    with keyed_server.client(BOB_KEY) as http:
         r = http.post("/api/documents", files=files)
         assert r.status_code == 403 and "admin key" in r.json()["error"]["message"]
         assert http.delete("/api/documents/1").status_code == 403
@@ -53,8 +54,8 @@ def test_user_keys_cannot_manage_documents(keyed_server):
 
 
 def test_users_see_only_their_own_conversations(keyed_server):
-    cid = _chat(keyed_server, "alice-key").model_extra["chatforge"]["conversation_id"]
-    with keyed_server.client("alice-key") as alice, keyed_server.client("bob-key") as bob:
+    cid = _chat(keyed_server, ALICE_KEY).model_extra["chatforge"]["conversation_id"]
+    with keyed_server.client(ALICE_KEY) as alice, keyed_server.client(BOB_KEY) as bob:
         assert cid in [c["id"] for c in alice.get("/api/conversations").json()]
         assert cid not in [c["id"] for c in bob.get("/api/conversations").json()]
         for r in (
@@ -80,14 +81,14 @@ def test_users_see_only_their_own_conversations(keyed_server):
 
 def test_a_user_key_cannot_act_for_another_user_but_an_admin_key_can(keyed_server, api_bot):
     with pytest.raises(openai.PermissionDeniedError, match="its own user"):
-        _chat(keyed_server, "bob-key", user="alice")
-    assert _chat(keyed_server, "bob-key", user="bob").choices[0].message.content is not None
-    cid = _chat(keyed_server, "root-key", user="dave").model_extra["chatforge"]["conversation_id"]
+        _chat(keyed_server, BOB_KEY, user="alice")
+    assert _chat(keyed_server, BOB_KEY, user="bob").choices[0].message.content is not None
+    cid = _chat(keyed_server, ROOT_KEY, user="dave").model_extra["chatforge"]["conversation_id"]
     assert api_bot.conversations.get(cid, "dave").user_id == "dave"
 
 
 def test_users_see_only_their_own_memories(keyed_server):
-    with keyed_server.client("alice-key") as alice, keyed_server.client("bob-key") as bob:
+    with keyed_server.client(ALICE_KEY) as alice, keyed_server.client(BOB_KEY) as bob:
         mid = alice.post("/api/memory", json={"text": "My cat is called Miso"}).json()["id"]
         assert mid not in [m["id"] for m in bob.get("/api/memory").json()]
         found = bob.post("/api/memory/search", json={"query": "what is my cat called"}).json()
@@ -101,11 +102,11 @@ def test_users_see_only_their_own_memories(keyed_server):
 def test_keys_never_reach_the_log_or_the_responses(keyed_server, caplog):
     caplog.set_level(logging.DEBUG)
     seen = []
-    for key in ("alice-key", "alice-key-guess", "root-key"):
+    for key in (ALICE_KEY, ALICE_KEY + "-guess", ROOT_KEY):
         with keyed_server.client(key) as http:
             seen += [http.get("/v1/models").text, http.get("/api/conversations/x").text]
-    _chat(keyed_server, "alice-key")
-    for secret in ("alice-key", "root-key", "bob-key"):
+    _chat(keyed_server, ALICE_KEY)
+    for secret in (ALICE_KEY, ROOT_KEY, BOB_KEY):
         assert secret not in caplog.text
         assert not any(secret in body for body in seen)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import openai
 import pytest
 from conftest import wait_for_job
@@ -18,7 +20,7 @@ def test_an_upload_is_ingested_in_the_background_then_searchable_and_deletable(f
         assert r.headers["location"] == f"/api/jobs/{body['job']['id']}"
         assert body["job"]["status"] in ("queued", "running", "done")
         stored = live.bot.folder / "uploads" / "local" / "birds.md"
-        assert body["files"] == [str(stored)]
+        assert body["files"] == ["local/birds.md"]  # never the server's absolute path
         assert stored.read_bytes() == KITES
 
         job = wait_for_job(http, body["job"]["id"])
@@ -26,12 +28,12 @@ def test_an_upload_is_ingested_in_the_background_then_searchable_and_deletable(f
         assert job["report"]["totals"]["ingested"] == 1
 
         docs = http.get("/api/documents").json()
-        assert [d["path"] for d in docs] == [str(stored)]
+        assert [d["path"] for d in docs] == ["local/birds.md"]
         hits = http.post("/api/search", json={"query": "where do red kites nest", "k": 3}).json()
-        assert hits[0]["source"] == str(stored) and "beech" in hits[0]["text"]
+        assert hits[0]["source"] == "local/birds.md" and "beech" in hits[0]["text"]
 
         r = http.delete(f"/api/documents/{docs[0]['id']}")
-        assert r.status_code == 200 and r.json() == {"deleted": str(stored), "documents": 1}
+        assert r.status_code == 200 and r.json() == {"deleted": "local/birds.md", "documents": 1}
         assert http.get("/api/documents").json() == []
         assert http.post("/api/search", json={"query": "red kites"}).json() == []
         assert not stored.exists()
@@ -173,3 +175,18 @@ def test_the_api_describes_itself(start_server, path):
             assert route in paths
         schema = paths["/v1/chat/completions"]["post"]
         assert "400" in schema["responses"] and "requestBody" in schema
+
+
+def test_the_api_docs_page_loads_only_local_files(fresh_server):
+    live = fresh_server()
+    with live.client() as http:
+        page = http.get("/docs")
+        assert page.status_code == 200
+        urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+        assert urls and not [u for u in urls if "//" in u]
+        for url in urls:
+            assert http.get(url).status_code == 200, url
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert http.get("/openapi.json").status_code == 200
+        for escape in ("/docs/assets/../../../../etc/passwd", "/docs/assets/%2e%2e/%2e%2e/x"):
+            assert "root:" not in http.get(escape).text

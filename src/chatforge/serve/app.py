@@ -3,6 +3,12 @@
 One process holds one bot (model and store opened once). Answers go through the
 GenerationRunner; uploads through the ingestion Jobs. API routes live under /v1, /api, /health,
 /metrics, /openapi.json and /docs, so the web UI can own `/`.
+
+Every request passes, outermost first: metrics, the RequestGuard (trusted Host, same-origin
+changes, security headers), CORS (only for `server.cors_origins`), the AuthGate (API key,
+backoff and rate, before any body is read) and the body size limit. `/docs` is Swagger UI from
+the swagger-ui-bundle package, so the page loads nothing from outside the machine; without it
+there is no `/docs`, and `/openapi.json` still describes the API.
 """
 
 from __future__ import annotations
@@ -16,20 +22,32 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from chatforge.bot import Bot, open_configured_llm
 from chatforge.config import Settings
 from chatforge.serve.auth import KeyRing
 from chatforge.serve.errors import install_handlers
+from chatforge.serve.guard import AuthGate, RequestGuard
 from chatforge.serve.jobs import Jobs
 from chatforge.serve.limits import BodyLimit
 from chatforge.serve.metrics import Metrics
+from chatforge.serve.ratelimit import Limiter
 from chatforge.serve.runner import GenerationRunner
 
 log = logging.getLogger("chatforge.serve")
 
 UPLOAD_OVERHEAD = 256 * 1024
 """Multipart framing allowed on top of server.max_upload_mb."""
+API_VERSION = "1"
+"""The API's version in /openapi.json (not the package's, which readers need not know)."""
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
 
 
 def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = True) -> FastAPI:
@@ -41,24 +59,38 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
 
     settings = bot.settings
     server = settings.server
-    runner = runner or GenerationRunner(bot, max_queue=server.max_queue, workers=server.parallel)
+    keys = KeyRing(server.api_keys)
+    limiter = Limiter.for_store(
+        bot.store.db, server.rate_limit_per_minute, server.auth_backoff_max_s
+    )
+    runner = runner or GenerationRunner(
+        bot,
+        max_queue=server.max_queue,
+        workers=server.parallel,
+        limiter=limiter,
+        per_user=0 if keys.local_only else server.max_queue_per_user,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         yield
         app.state.jobs.close()
         runner.close()
+        limiter.close()
 
     app = FastAPI(
         title="chatforge",
-        version=_version(),
+        version=API_VERSION,
         summary=f"The bot {bot.folder.name!r}: an OpenAI-compatible API and chatforge's own API",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.bot = bot
     app.state.runner = runner
     app.state.settings = settings
-    app.state.keys = KeyRing(server.api_keys)
+    app.state.keys = keys
+    app.state.limiter = limiter
     app.state.jobs = Jobs(bot, runner.retrieval)
     app.state.metrics = Metrics(runner)
     app.state.started = time.time()
@@ -66,6 +98,7 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
     app.include_router(openai_api.router)
     app.include_router(native.router)
     app.include_router(native.public)
+    _mount_docs(app)
 
     body_limit = server.max_body_kb * 1024
     upload_limit = int(server.max_upload_mb * 1024 * 1024) + UPLOAD_OVERHEAD
@@ -74,6 +107,16 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
         return upload_limit if path.rstrip("/") == "/api/documents" else body_limit
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(AuthGate, keys=keys, limiter=limiter)
+    if server.cors_origins:  # its presence also turns the web UI's own CORS layer off
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=server.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After", "Location"],
+        )
+    app.add_middleware(RequestGuard, server=server)
     app.add_middleware(_MetricsMiddleware, metrics=app.state.metrics)
     if ui:
         _mount_ui(app)
@@ -86,6 +129,29 @@ class _MetricsMiddleware:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         await self.wrapped(scope, receive, send)
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package's files, when it is installed."""
+    if importlib.util.find_spec("swagger_ui_bundle") is None:
+        log.info("swagger-ui-bundle is not installed: no /docs (/openapi.json describes the API)")
+        return
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        page.headers["content-security-policy"] = DOCS_CSP
+        return page
 
 
 def _mount_ui(app: FastAPI) -> None:
@@ -123,12 +189,3 @@ def serving_bot(folder: Path, settings: Settings | None = None) -> Bot:
     bot = Bot(folder, settings, llm=llm)
     _ = bot.embedder.dim, bot.store.chunk_count()
     return bot
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("chatforge")
-    except PackageNotFoundError:
-        return "0"

@@ -1,19 +1,26 @@
 """API keys: who a request is, and whether they may manage documents.
 
-Keys come from `server.api_keys` as `KEY:USER` or `KEY:USER:admin`. A request's bearer token is
-compared with every key in constant time (`hmac.compare_digest`), so timing says nothing about
-how close a guess was. Keys are never logged or echoed in errors. With no keys configured the
-server is in local-only mode: everyone is the admin user `local`.
+Keys come from `server.api_keys` as `KEY:USER` or `KEY:USER:admin`, each key at least 16
+characters (shorter ones are refused at start: a short key can be guessed). A request's bearer
+token is compared with every key in constant time (`hmac.compare_digest`), so timing says
+nothing about how close a guess was. Keys are never logged or echoed in errors. With no keys
+configured the server is in local-only mode: everyone is the admin user `local`.
+
+The key is checked by the `guard.AuthGate` middleware before any body is read; routes read
+the caller from `request.state.principal` through the `principal` dependency.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from chatforge.config import ServerSettings
+from chatforge.errors import ConfigError
 from chatforge.serve.errors import ApiError
 
 LOCAL_USER = "local"
@@ -21,10 +28,14 @@ LOCAL_USER = "local"
 
 @dataclass(frozen=True)
 class Principal:
-    """The user a request acts as; admins may also manage documents and act for other users."""
+    """The user a request acts as; admins may also manage documents and act for other users.
+
+    `key_id` names the key (a hash, never the key) for per-key limits; empty in local-only mode.
+    """
 
     user: str
     admin: bool
+    key_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,13 +45,17 @@ class _Key:
 
 
 class KeyRing:
-    """The configured keys, parsed once."""
+    """The configured keys, parsed once; ConfigError for a malformed or short key."""
 
     def __init__(self, entries: list[str]) -> None:
         self._keys: list[_Key] = []
         for entry in entries:
+            problem = ServerSettings.key_problem(entry)
+            if problem:
+                raise ConfigError(f"setting `server.api_keys`: {problem}")
             key, user, *role = entry.split(":")
-            self._keys.append(_Key(key.encode(), Principal(user, role == ["admin"])))
+            key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+            self._keys.append(_Key(key.encode(), Principal(user, role == ["admin"], key_id)))
 
     @property
     def local_only(self) -> bool:
@@ -58,7 +73,7 @@ class KeyRing:
                 "missing_api_key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        given = token.encode()
+        given = token.encode("utf-8", "surrogatepass")
         found: Principal | None = None
         for key in self._keys:  # no early exit: every key is compared every time
             if hmac.compare_digest(given, key.secret) and found is None:
@@ -81,7 +96,10 @@ def principal(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Principal:
-    """FastAPI dependency: the caller, from the `Authorization: Bearer` header."""
+    """FastAPI dependency: the caller, as the auth gate found it (else from the header)."""
+    known = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     keys: KeyRing = request.app.state.keys
     return keys.authenticate(credentials.credentials if credentials else None)
 
@@ -89,11 +107,15 @@ def principal(
 def admin(who: Principal = Depends(principal)) -> Principal:  # noqa: B008
     """FastAPI dependency: the caller, who must hold an admin key."""
     if not who.admin:
-        raise ApiError(
-            403,
-            "this needs an admin key (KEY:USER:admin in server.api_keys); "
-            "user keys may chat, search and manage their own conversations and memories",
-            "permission_error",
-            "admin_required",
-        )
+        raise admin_required()
     return who
+
+
+def admin_required() -> ApiError:
+    return ApiError(
+        403,
+        "this needs an admin key (KEY:USER:admin in server.api_keys); "
+        "user keys may chat, search and manage their own conversations and memories",
+        "permission_error",
+        "admin_required",
+    )

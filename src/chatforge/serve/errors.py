@@ -20,6 +20,9 @@ from chatforge.errors import ChatforgeError
 log = logging.getLogger("chatforge.serve")
 
 RETRY_AFTER_S = 2
+NOT_UNICODE_MESSAGE = (
+    "contains a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8 text"
+)
 
 
 class ApiError(Exception):
@@ -74,27 +77,53 @@ def error_response(e: ApiError) -> JSONResponse:
 
 
 def from_chatforge(e: ChatforgeError) -> ApiError:
-    """A user-caused chatforge error as HTTP: busy is 503 (retry later), anything else 400."""
-    from chatforge.serve.runner import Busy
+    """A user-caused chatforge error as HTTP: busy is 503 (retry later), a user over their
+    share of answers 429, anything else 400."""
+    from chatforge.serve.runner import Busy, UserBusy
 
+    retry = {"Retry-After": str(RETRY_AFTER_S)}
+    if isinstance(e, UserBusy):
+        return ApiError(429, str(e), "rate_limit_error", "too_many_answers", headers=retry)
     if isinstance(e, Busy):
-        return ApiError(
-            503, str(e), "server_busy", "busy", headers={"Retry-After": str(RETRY_AFTER_S)}
-        )
+        return ApiError(503, str(e), "server_busy", "busy", headers=retry)
     return ApiError(400, str(e))
 
 
+def field_path(loc: Any) -> str:
+    """`("body", "messages", 1, "content")` as `messages[1].content`."""
+    path = ""
+    for part in loc:
+        if part == "body" and not path:
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+NOT_UNICODE = ("lone_surrogate", "string_unicode")
+"""Text that is not Unicode: found by RequestModel, or by pydantic in a constrained str."""
+
+
 def describe_validation(e: RequestValidationError) -> ApiError:
-    """One line naming the first bad field, e.g. `messages.0.role: Input should be 'user'...`."""
-    first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request", "type": ""}
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    where = ".".join(loc)
+    """One line naming the first bad field, e.g. `messages[0].role: Input should be 'user'...`.
+
+    Text that is not Unicode is named first, whichever member of a union the error came from.
+    """
+    errors = e.errors() or [{"loc": (), "msg": "invalid request", "type": ""}]
+    first = next((x for x in errors if x.get("type") in NOT_UNICODE), errors[0])
+    where = field_path(first.get("loc", ()))
     kind = first.get("type", "")
+    ctx = first.get("ctx") or {}
+    if kind == "string_unicode":
+        return ApiError(400, f"{where}: {NOT_UNICODE_MESSAGE}", param=where)
     if kind == "json_invalid":
-        ctx = first.get("ctx", {}).get("error", "")
-        return ApiError(400, f"the request body is not valid JSON ({ctx}); send a JSON object")
-    if kind == "missing" and not loc:
+        return ApiError(
+            400, f"the request body is not valid JSON ({ctx.get('error', '')}); send a JSON object"
+        )
+    if kind == "missing" and not where:
         return ApiError(400, "the request body is missing; send a JSON object")
+    if kind == "lone_surrogate":
+        where = f"{where}.{ctx['field']}" if where else ctx["field"]
+        return ApiError(400, f"{where}: {NOT_UNICODE_MESSAGE}", param=where)
     msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     return ApiError(400, f"{where or 'request'}: {msg}", param=where or None)
 
@@ -103,9 +132,10 @@ def describe_validation(e: RequestValidationError) -> ApiError:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "bad input: the message says what to fix"},
     401: {"model": ErrorBody, "description": "missing or invalid API key"},
-    403: {"model": ErrorBody, "description": "the key may not do this"},
+    403: {"model": ErrorBody, "description": "the key may not do this, or a cross-site request"},
     404: {"model": ErrorBody, "description": "no such thing (for this user)"},
     413: {"model": ErrorBody, "description": "request body or upload too large"},
+    429: {"model": ErrorBody, "description": "too many requests or wrong keys; see Retry-After"},
 }
 
 

@@ -6,6 +6,8 @@ data through WAL while the job writes. The job's store takes the runner's `retri
 around each commit: an answer that is retrieving sees the
 documents either before or after a file changed, never halfway. The answering side's FAISS
 index catches up on its next search, because every commit bumps the store's generation.
+
+A job shows its files as `public_path` does, in its paths, report and messages alike.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Literal
 
 from chatforge.bot import Bot, open_embedder, open_store
 from chatforge.embed import Embedder
+from chatforge.serve.paths import public_path
 
 log = logging.getLogger("chatforge.serve")
 
@@ -41,17 +44,34 @@ class Job:
     message: str = "waiting to start"
     created: float = field(default_factory=time.time)
     report: dict[str, Any] | None = None
+    folder: Path | None = field(default=None, repr=False)
+    """The bot folder, for showing paths as `public_path` does."""
+
+    def show(self, text: str) -> str:
+        """`text` with this job's stored paths as clients may see them."""
+        if self.folder is None:
+            return text
+        for path in self.paths:
+            text = text.replace(path, public_path(self.folder, path))
+        return text
 
     def to_dict(self) -> dict[str, Any]:
+        report = self.report
+        if report is not None:
+            files = [
+                {**f, "path": self.show(f["path"]), "reason": self.show(f["reason"])}
+                for f in report["files"]
+            ]
+            report = {**report, "files": files}
         return {
             "id": self.id,
             "user": self.user,
-            "paths": list(self.paths),
+            "paths": [self.show(p) for p in self.paths],
             "status": self.status,
             "progress": round(self.progress, 3),
-            "message": self.message,
+            "message": self.show(self.message),
             "created": int(self.created),
-            "report": self.report,
+            "report": report,
         }
 
 
@@ -82,7 +102,7 @@ class Jobs:
 
     def submit(self, paths: list[Path], user: str) -> Job:
         """Queue `paths` for ingestion; follow the job with `get(job.id)`."""
-        job = Job(uuid.uuid4().hex[:16], user, [str(p) for p in paths])
+        job = Job(uuid.uuid4().hex[:16], user, [str(p) for p in paths], folder=self.bot.folder)
         self._jobs[job.id] = job
         while len(self._jobs) > KEEP_JOBS:
             self._jobs.popitem(last=False)

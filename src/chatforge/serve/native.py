@@ -2,11 +2,13 @@
 
 Conversations and memories belong to the caller's user: another user's ids answer 404, exactly
 like missing ones. Documents are the bot's shared knowledge: every user may list and search
-them; admin keys upload and delete.
+them; admin keys upload and delete. Document paths are shown as `public_path` does, never as
+the server's absolute paths.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -26,12 +28,13 @@ from chatforge.serve.auth import Principal, admin, principal
 from chatforge.serve.errors import ERROR_RESPONSES, ApiError
 from chatforge.serve.jobs import Jobs
 from chatforge.serve.limits import safe_filename
+from chatforge.serve.paths import UPLOADS, public_hit, public_path
+from chatforge.serve.text import RequestModel
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 public = APIRouter(tags=["Service"])
 
 RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="a row id")]
-UPLOADS = "uploads"
 MAX_FILES = 20
 COPY_CHUNK = 1024 * 1024
 
@@ -39,7 +42,7 @@ COPY_CHUNK = 1024 * 1024
 # -- models --------------------------------------------------------------------------------
 
 
-class Strict(BaseModel):
+class Strict(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -179,6 +182,21 @@ async def _memory(bot: Bot, memory_id: int, user: str) -> Memory:
         raise _not_found(e, "memory_not_found") from e
 
 
+def _public_message(bot: Bot, message: dict[str, Any]) -> dict[str, Any]:
+    return {**message, "sources": [public_hit(bot.folder, s) for s in message["sources"]]}
+
+
+def _public_export(bot: Bot, text: str, paths: list[str], fmt: str) -> str:
+    """An exported conversation with its sources' paths as `public_path` shows them."""
+    for path in sorted(set(paths), key=len, reverse=True):
+        shown = public_path(bot.folder, path)
+        if shown != path:
+            if fmt == "json":  # as the export wrote them: JSON strings, without the quotes
+                path, shown = json.dumps(path, ensure_ascii=False)[1:-1], json.dumps(shown)[1:-1]
+            text = text.replace(path, shown)
+    return text
+
+
 def upload_dir(bot: Bot, user: str) -> Path:
     """Where a user's uploads are kept: inside the bot folder, one folder per user."""
     return bot.folder / UPLOADS / safe_user(user)
@@ -193,7 +211,7 @@ def safe_user(user: str) -> str:
 
 
 @public.get("/health", response_model=Health, summary="Is the server up, and with what")
-def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, Any]:
     bot = _bot(request)
     return {
         "status": "ok",
@@ -225,8 +243,9 @@ async def list_documents(
     source: str | None = Query(None, max_length=500, description="glob over paths"),
     _: Principal = Depends(principal),  # noqa: B008
 ) -> list[dict[str, Any]]:
-    docs = await run_in_threadpool(_bot(request).sources, source)
-    return [d.to_dict() for d in docs]
+    bot = _bot(request)
+    docs = await run_in_threadpool(bot.sources, source)
+    return [{**d.to_dict(), "path": public_path(bot.folder, d.path)} for d in docs]
 
 
 @router.post(
@@ -253,7 +272,7 @@ async def upload_documents(
     limit = int(server.max_upload_mb * 1024 * 1024)
     stored = await run_in_threadpool(_store_files, files, names, folder, limit)
     job = _jobs(request).submit(stored, who.user)
-    body = {"job": job.to_dict(), "files": [str(p) for p in stored]}
+    body = {"job": job.to_dict(), "files": [public_path(bot.folder, str(p)) for p in stored]}
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
 
@@ -319,7 +338,7 @@ async def delete_document(
     stored = Path(match.path).resolve()
     if stored.is_relative_to(uploads) and stored.is_file():
         stored.unlink()
-    return {"deleted": match.path, "documents": count}
+    return {"deleted": public_path(bot.folder, match.path), "documents": count}
 
 
 # -- search --------------------------------------------------------------------------------
@@ -336,7 +355,8 @@ async def search(
 
     def work() -> list[dict[str, Any]]:
         with guard:
-            return [h.to_dict() for h in bot.search(req.query, req.k, {"source": req.source})]
+            hits = bot.search(req.query, req.k, {"source": req.source})
+        return [public_hit(bot.folder, h.to_dict()) for h in hits]
 
     return await run_in_threadpool(work)
 
@@ -368,7 +388,7 @@ async def get_conversation(
     await _conversation(bot, conversation_id, who.user)
     conv = await run_in_threadpool(bot.conversations.get, conversation_id, who.user)
     msgs = await run_in_threadpool(bot.conversations.messages, conversation_id, who.user)
-    return {**conv.to_dict(), "messages": [m.to_dict() for m in msgs]}
+    return {**conv.to_dict(), "messages": [_public_message(bot, m.to_dict()) for m in msgs]}
 
 
 @router.get(
@@ -386,6 +406,8 @@ async def export_conversation(
     bot = _bot(request)
     await _conversation(bot, conversation_id, who.user)
     text = await run_in_threadpool(bot.conversations.export, conversation_id, who.user, format)
+    msgs = await run_in_threadpool(bot.conversations.messages, conversation_id, who.user)
+    text = _public_export(bot, text, [s["source"] for m in msgs for s in m.sources], format)
     media = "application/json" if format == "json" else "text/markdown; charset=utf-8"
     filename = f"conversation-{safe_user(conversation_id)}.{'json' if format == 'json' else 'md'}"
     return Response(

@@ -28,7 +28,9 @@ from chatforge.config import ServerSettings
 from chatforge.errors import ChatforgeError
 from chatforge.serve.auth import Principal, principal
 from chatforge.serve.errors import ERROR_RESPONSES, ApiError, error_body, from_chatforge
+from chatforge.serve.paths import public_hit
 from chatforge.serve.runner import GenerationRunner
+from chatforge.serve.text import RequestModel
 
 log = logging.getLogger("chatforge.serve")
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=ERROR_RESPONSES)
@@ -75,7 +77,7 @@ class ChatforgeOptions(BaseModel):
     )
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestModel):
     """OpenAI's chat completion request; fields chatforge does not use are accepted and ignored."""
 
     model_config = ConfigDict(extra="ignore")
@@ -137,7 +139,7 @@ class ChatCompletion(BaseModel):
     )
 
 
-class EmbeddingRequest(BaseModel):
+class EmbeddingRequest(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str = Field(description="`default` or the bot's embedding model")
@@ -267,10 +269,10 @@ def _gen_options(req: ChatCompletionRequest, cap: int) -> dict[str, Any]:
     }
 
 
-def _extension(answer: Answer) -> dict[str, Any]:
+def _extension(answer: Answer, bot: Bot) -> dict[str, Any]:
     d = answer.to_dict()
     return {
-        "sources": d["sources"],
+        "sources": [public_hit(bot.folder, s) for s in d["sources"]],
         "conversation_id": d["conversation_id"],
         "message_id": d["message_id"],
         "timings": d["timings"],
@@ -358,14 +360,19 @@ async def chat_completions(
     runner: GenerationRunner = app.state.runner
     started = time.perf_counter()
     stream = await runner.stream(
-        question, user=user, conversation_id=conversation_id, history=history, **gen
+        question,
+        user=user,
+        conversation_id=conversation_id,
+        history=history,
+        owner=who.user,
+        **gen,
     )
     app.state.metrics.first_token.labels("openai").observe(time.perf_counter() - started)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        events = _sse(stream, completion_id, created, model, max_tokens, include_usage)
+        events = _sse(stream, bot, completion_id, created, model, max_tokens, include_usage)
         return EventSourceResponse(events, sep="\n", ping=15)
     answer: Answer | None = None
     async with contextlib.aclosing(stream):
@@ -390,12 +397,13 @@ async def chat_completions(
             }
         ],
         "usage": _usage(answer),
-        "chatforge": _extension(answer),
+        "chatforge": _extension(answer, bot),
     }
 
 
 async def _sse(
     stream: AsyncIterator[str | Answer],
+    bot: Bot,
     completion_id: str,
     created: int,
     model: str,
@@ -422,7 +430,8 @@ async def _sse(
         try:
             async for item in stream:
                 if isinstance(item, Answer):
-                    yield chunk({}, _finish_reason(item, max_tokens), chatforge=_extension(item))
+                    extension = _extension(item, bot)
+                    yield chunk({}, _finish_reason(item, max_tokens), chatforge=extension)
                     if include_usage:
                         body = json.loads(chunk({}))
                         body["choices"], body["usage"] = [], _usage(item)

@@ -6,6 +6,9 @@ a model without one takes them in turn). Each answer's pieces are handed to its 
 asyncio queue, so a slow reader never holds a worker up. A client that goes away cancels its
 answer: a waiting one never starts, a running one stops at the next piece and is stored as
 interrupted.
+
+With a Limiter and `per_user` > 0, one user may have at most that many answers waiting or
+being written, counted over every server process of the bot; more raise UserBusy.
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ from chatforge.errors import ChatforgeError
 
 if TYPE_CHECKING:
     from chatforge.bot import Bot
+    from chatforge.serve.ratelimit import Limiter
 
 _END = object()
 
 
 class Busy(ChatforgeError):
     """The queue is full; the client should retry later (HTTP 503 with Retry-After)."""
+
+
+class UserBusy(Busy):
+    """This user already has their share of answers in progress (HTTP 429 with Retry-After)."""
 
 
 @dataclass
@@ -54,9 +62,19 @@ class GenerationRunner:
     is read).
     """
 
-    def __init__(self, bot: Bot, max_queue: int = 32, workers: int = 1) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        max_queue: int = 32,
+        workers: int = 1,
+        *,
+        limiter: Limiter | None = None,
+        per_user: int = 0,
+    ) -> None:
         self.bot = bot
         self.max_queue = max_queue
+        self.limiter = limiter
+        self.per_user = per_user
         self.stats = RunnerStats()
         self.retrieval = threading.Lock()
         self._executor = ThreadPoolExecutor(
@@ -71,6 +89,7 @@ class GenerationRunner:
         user: str = "local",
         conversation_id: str | None = None,
         history: list[tuple[str, str]] | None = None,
+        owner: str | None = None,
         **gen: Any,
     ) -> AsyncIterator[str | Answer]:
         """Text pieces, then the final Answer; raises before the first item on bad input.
@@ -78,15 +97,10 @@ class GenerationRunner:
         Awaiting this returns once the answer has started (retrieval done, first piece out), so
         a ChatforgeError such as an empty question or an unknown conversation is raised here,
         before an HTTP response has begun. Closing the returned iterator cancels the answer.
+        `owner` is whose share of answers it counts against (default: `user`).
         """
-        with self._lock:
-            if self.stats.waiting >= self.max_queue:
-                self.stats.rejected += 1
-                raise Busy(
-                    f"the server is busy ({self.stats.waiting} answers waiting); retry shortly"
-                )
-            self.stats.waiting += 1
         loop = asyncio.get_running_loop()
+        slot = await self._admit(loop, owner or user)
         items: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
 
@@ -96,10 +110,12 @@ class GenerationRunner:
         def work() -> None:
             with self._lock:
                 self.stats.waiting -= 1
-                if cancel.is_set():
-                    self.stats.cancelled += 1
-                    return
-                self.stats.running += 1
+                cancelled = cancel.is_set()
+                self.stats.cancelled += cancelled
+                self.stats.running += not cancelled
+            if cancelled:
+                self._give_back(slot)
+                return
             outcome = "completed"
             error: BaseException | None = None
             try:
@@ -124,11 +140,18 @@ class GenerationRunner:
                 with self._lock:  # counted before the client hears, so stats never lag behind
                     self.stats.running -= 1
                     setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+                self._give_back(slot)
                 if error is not None:
                     put(error)
                 put(_END)
 
-        loop.run_in_executor(self._executor, work)
+        try:
+            loop.run_in_executor(self._executor, work)
+        except RuntimeError:  # closed: the answer never runs
+            with self._lock:
+                self.stats.waiting -= 1
+            await loop.run_in_executor(None, self._give_back, slot)
+            raise Busy("the server is shutting down; retry shortly") from None
         try:
             first = await items.get()
         except BaseException:
@@ -137,6 +160,44 @@ class GenerationRunner:
         if isinstance(first, BaseException):
             raise first
         return self._rest(first, items, cancel)
+
+    async def _admit(self, loop: asyncio.AbstractEventLoop, owner: str) -> str | None:
+        """Count one more answer waiting: UserBusy or Busy when there is no room. Returns the
+        owner's answer slot (None without a per-user cap), for `_give_back` at the end."""
+        slot = None
+        if self.limiter is not None and self.per_user > 0:
+            taking = loop.run_in_executor(None, self.limiter.answer_started, owner, self.per_user)
+            try:
+                slot = await asyncio.shield(taking)
+            except asyncio.CancelledError:  # the client left: give the slot back once taken
+                taking.add_done_callback(
+                    lambda f: (
+                        f.cancelled()
+                        or f.exception()
+                        or loop.run_in_executor(None, self._give_back, f.result())
+                    )
+                )
+                raise
+            if slot is None:
+                with self._lock:
+                    self.stats.rejected += 1
+                raise UserBusy(
+                    f"{owner!r} already has {self.per_user} answers waiting or being written "
+                    "(server.max_queue_per_user); retry when one has finished"
+                )
+        with self._lock:
+            full = self.stats.waiting >= self.max_queue
+            self.stats.rejected += full
+            self.stats.waiting += not full
+            waiting = self.stats.waiting
+        if full:
+            await loop.run_in_executor(None, self._give_back, slot)
+            raise Busy(f"the server is busy ({waiting} answers waiting); retry shortly")
+        return slot
+
+    def _give_back(self, slot: str | None) -> None:
+        if slot is not None and self.limiter is not None:
+            self.limiter.answer_ended(slot)
 
     @staticmethod
     async def _rest(

@@ -50,14 +50,22 @@ def serve(
     workers = workers or server.workers
     if workers < 1:
         raise ConfigError("--workers must be at least 1")
+    server.host = host  # the Host check of every request accepts the address it listens on
     warning = local_only_warning(host, server.api_keys)
     if warning:
         log.warning(warning)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}"
-    config = {"host": host, "port": port, "log_level": "warning", "timeout_graceful_shutdown": 5}
+    config = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 5,
+        "server_header": False,  # no `server: uvicorn` on every response
+    }
     if workers > 1:
         os.environ["CHATFORGE_BOT"] = str(folder.resolve())
+        os.environ["CHATFORGE_SERVER__HOST"] = host
         log.info(
             "serving %s with %d workers at %s (API docs at %s/docs)", folder, workers, url, url
         )
