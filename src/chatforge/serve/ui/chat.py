@@ -16,6 +16,7 @@ import gradio as gr
 from chatforge.chat.answer import Answer
 from chatforge.errors import ChatforgeError
 from chatforge.serve.auth import Principal
+from chatforge.serve.ui.access import signed_in
 from chatforge.serve.ui.context import Ui
 from chatforge.serve.ui.memory import MemoryPanel
 from chatforge.serve.ui.render import render_answer, render_markdown
@@ -38,28 +39,27 @@ class ConversationsPanel:
 
     def wire(self, chat: ChatPanel) -> None:
         """Resuming, starting and deleting conversations all change what the chat shows."""
-        who, shown = self.ui.who, [chat.chat, chat.conversation]
-        self.list.input(self.resume, [who, self.list], shown)
-        self.new.click(self.start_new, [who], [*shown, self.list])
-        chat.chat.clear(self.start_new, [who], [*shown, self.list])
-        self.delete.click(self.remove, [who, chat.conversation], [*shown, self.list])
+        who, shown, private = self.ui.who, [chat.chat, chat.conversation], "private"
+        self.list.input(self.resume, [who, self.list], shown, api_visibility=private)
+        self.new.click(self.start_new, [who], [*shown, self.list], api_visibility=private)
+        chat.chat.clear(self.start_new, [who], [*shown, self.list], api_visibility=private)
+        self.delete.click(
+            self.remove, [who, chat.conversation], [*shown, self.list], api_visibility=private
+        )
 
-    def whoami_text(self, who: Principal | None) -> str:
-        if not who:
-            return ""
+    def whoami_text(self, who: Principal) -> str:
         if not self.ui.keys:
             return f"Local mode · user **{who.user}**"
         return f"Signed in as **{who.user}**" + (" (admin)" if who.admin else "")
 
-    def choices(self, who: Principal | None) -> dict:
+    def choices(self, who: Principal) -> dict:
         """The user's conversations, newest first."""
-        if not who:
-            return gr.update(choices=[], value=None)
         items = self.ui.bot.conversations.list(who.user)
         return gr.update(choices=[(c.title, c.id) for c in items])
 
-    def resume(self, who: Principal | None, conv_id: str | None) -> tuple:
-        if not conv_id or not who:
+    @signed_in
+    def resume(self, who: Principal, conv_id: str | None) -> tuple:
+        if not conv_id:
             return [], None
         history = []
         for m in self.ui.bot.conversations.messages(conv_id, who.user):
@@ -71,11 +71,13 @@ class ConversationsPanel:
                 history.append({"role": "assistant", "content": content})
         return history, conv_id
 
-    def start_new(self, who: Principal | None) -> tuple:
+    @signed_in
+    def start_new(self, who: Principal) -> tuple:
         return [], None, gr.update(value=None)
 
-    def remove(self, who: Principal | None, conv_id: str | None) -> tuple:
-        if conv_id and who:
+    @signed_in
+    def remove(self, who: Principal, conv_id: str | None) -> tuple:
+        if conv_id:
             self.ui.bot.conversations.delete(conv_id, who.user)
         return [], None, {**self.choices(who), "value": None}
 
@@ -112,16 +114,14 @@ class ChatPanel:
         self.conversations, self.memory = conversations, memory
         inputs = [self.ui.who, self.question, self.chat, self.conversation]
         outputs = [self.question, self.chat, self.conversation, conversations.list, memory.memory]
-        self.send.click(self.respond, inputs, outputs)
-        self.question.submit(self.respond, inputs, outputs)
+        self.send.click(self.respond, inputs, outputs, api_visibility="private")
+        self.question.submit(self.respond, inputs, outputs, api_visibility="private")
 
+    @signed_in
     async def respond(
-        self, who: Principal | None, text: str, history: list[dict], conv_id: str | None
+        self, who: Principal, text: str, history: list[dict], conv_id: str | None
     ) -> AsyncIterator[tuple]:
         """The question, then the answer as it is written, then its sources."""
-        if not who:
-            yield gr.skip(), history, conv_id, gr.skip(), gr.skip()
-            return
         if not text or not text.strip():
             yield "", history, conv_id, gr.skip(), gr.skip()
             return

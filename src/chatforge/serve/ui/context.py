@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
 from chatforge.serve.auth import LOCAL_USER, KeyRing, Principal
+from chatforge.serve.paths import public_path
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -53,9 +53,5 @@ class Ui:
         return self.app.state.settings.server
 
     def shown(self, path: str) -> str:
-        """A document's path; absolute ones inside the bot folder (uploads) relative to it."""
-        p = Path(path)
-        folder = self.bot.folder.resolve()
-        if p.is_absolute() and p.is_relative_to(folder):
-            return str(p.relative_to(folder))
-        return path
+        """A document's path as the page may show it: never the server's absolute path."""
+        return public_path(self.bot.folder, path)

@@ -7,17 +7,20 @@ by the server's background jobs; the tab follows the job until it is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from fastapi import UploadFile
+from gradio.utils import get_upload_folder
 
 from chatforge.serve.auth import Principal
 from chatforge.serve.errors import ApiError
 from chatforge.serve.limits import safe_filename
-from chatforge.serve.native import _store_files, upload_dir
+from chatforge.serve.native import MAX_FILES, _store_files, upload_dir
+from chatforge.serve.ui.access import signed_in
 from chatforge.serve.ui.context import Ui
 
 FINISHED = ("done", "failed")
@@ -48,25 +51,31 @@ class DocumentsPanel:
                 show_search="search",
                 elem_id="cf-docs",
             )
-        self.upload.upload(self.add, [ui.who, self.upload], [status, self.docs, self.upload])
+        self.upload.upload(
+            self.add,
+            [ui.who, self.upload],
+            [status, self.docs, self.upload],
+            api_visibility="private",
+        )
 
     def rows(self) -> list[list[Any]]:
         """The sources as the list shows them: path, title, chunk count."""
         return [[self.ui.shown(d.path), d.title, d.chunks] for d in self.ui.bot.sources()]
 
-    async def add(self, who: Principal | None, files: list[str] | None) -> AsyncIterator[tuple]:
+    @signed_in(admin=True)
+    async def add(self, who: Principal, files: list[str] | None) -> AsyncIterator[tuple]:
         """Keep the uploaded files, then report the ingestion job until it ends."""
         if not files:
             yield gr.skip(), gr.skip(), gr.skip()
             return
-        if not who or not who.admin:
-            yield "Only an admin key may add documents.", gr.skip(), None
-            return
+        uploaded = [Path(f) for f in files]
         try:
-            paths = await asyncio.to_thread(self._store, [Path(f) for f in files], who.user)
+            paths = await asyncio.to_thread(self._store, uploaded, who.user)
         except ApiError as e:
             yield f"✗ {e.message}", gr.skip(), None
             return
+        finally:
+            await asyncio.to_thread(discard, uploaded)
         label = ", ".join(p.name for p in paths)
         jobs = self.ui.app.state.jobs
         job = jobs.submit(paths, who.user)
@@ -85,6 +94,8 @@ class DocumentsPanel:
     def _store(self, files: list[Path], user: str) -> list[Path]:
         """Name, check and keep the files exactly as the upload API does."""
         server = self.ui.server
+        if len(files) > MAX_FILES:
+            raise ApiError(400, f"at most {MAX_FILES} files at once; add the rest afterwards")
         names = [safe_filename(f.name, server.upload_types) for f in files]
         if len(set(names)) != len(names):
             raise ApiError(400, "two uploaded files have the same name; rename one")
@@ -95,3 +106,20 @@ class DocumentsPanel:
         finally:
             for u in uploads:
                 u.file.close()
+
+
+def discard(files: list[Path]) -> None:
+    """Remove Gradio's temporary copies of uploads, and their folders once empty.
+
+    Only files under Gradio's upload folder are touched: they are copies, kept in the bot
+    folder by now (or refused).
+    """
+    root = Path(get_upload_folder()).resolve()
+    for f in files:
+        path = f.resolve()
+        if not path.is_relative_to(root) or path == root:
+            continue
+        path.unlink(missing_ok=True)
+        if path.parent != root:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()

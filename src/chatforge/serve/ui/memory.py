@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from chatforge.serve.auth import Principal
+from chatforge.serve.ui.access import signed_in
 from chatforge.serve.ui.context import Ui
 
 
@@ -19,15 +20,20 @@ class MemoryPanel:
             with gr.Row():
                 forget = gr.Button("Delete selected", variant="stop", size="sm")
                 refresh = gr.Button("Refresh", size="sm")
-        forget.click(self.forget, [ui.who, self.memory], [self.memory])
-        refresh.click(self.choices, [ui.who], [self.memory])
+        forget.click(self.forget, [ui.who, self.memory], [self.memory], api_visibility="private")
+        refresh.click(self.refresh, [ui.who], [self.memory], api_visibility="private")
 
-    def choices(self, who: Principal | None) -> dict:
+    def choices(self, who: Principal) -> dict:
         """The user's memories, none checked."""
-        items = self.ui.bot.memory.list(who.user) if who else []
+        items = self.ui.bot.memory.list(who.user)
         return gr.update(choices=[(f"{m.kind}: {m.text}", m.id) for m in items], value=[])
 
-    def forget(self, who: Principal | None, ids: list[int] | None) -> dict:
+    @signed_in
+    def refresh(self, who: Principal) -> dict:
+        return self.choices(who)
+
+    @signed_in
+    def forget(self, who: Principal, ids: list[int] | None) -> dict:
         for memory_id in ids or []:
-            self.ui.bot.memory.delete(who.user if who else None, int(memory_id))
+            self.ui.bot.memory.delete(who.user, int(memory_id))
         return self.choices(who)

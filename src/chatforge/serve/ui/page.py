@@ -1,4 +1,10 @@
-"""The page: a header, the sign-in form, and the chat between conversations and documents."""
+"""The page: a header, the sign-in form, and the chat between conversations and documents.
+
+Nothing on the page comes from outside the machine: Gradio's analytics are off (the package
+sets GRADIO_ANALYTICS_ENABLED before Gradio is imported, and the Blocks say so too), the theme
+uses only fonts this server serves or the system has, and run history (which can be sent to a
+remote bucket) and the MCP server are off.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from chatforge.serve.auth import Principal
+from chatforge.serve.ui.access import UploadGuard, UploadPasses, signed_in
 from chatforge.serve.ui.chat import ChatPanel, ConversationsPanel
 from chatforge.serve.ui.context import Ui
 from chatforge.serve.ui.documents import DocumentsPanel
@@ -21,13 +28,55 @@ if TYPE_CHECKING:
     from chatforge.bot import Bot
 
 STATIC = Path(__file__).parent.parent / "static"
+CACHE_SWEEP = (300, 900)
+"""Every 300 s, Gradio deletes this app's temporary files older than 900 s (all at shutdown)."""
+
+
+def mount_ui(app: FastAPI) -> None:
+    """Mount the page at `/` of `app`, with uploads limited and guarded (see `access`)."""
+    server = app.state.settings.server
+    if not hasattr(app.state, "limiter"):
+        from chatforge.serve.ratelimit import Limiter
+
+        app.state.limiter = Limiter()
+    gr.mount_gradio_app(
+        app,
+        build_ui(app),
+        path="/",
+        theme=theme(),
+        max_file_size=int(server.max_upload_mb * 1024 * 1024),
+        run_history=False,
+        mcp_server=False,
+    )
+    passes = None if app.state.keys.local_only else UploadPasses(server.api_keys)
+    app.add_middleware(UploadGuard, passes=passes)
 
 
 def build_ui(app: FastAPI) -> gr.Blocks:
-    """The chat page over `app.state` (bot, runner, jobs, settings, keys)."""
-    with gr.Blocks(title="chatforge", fill_width=True) as blocks:
+    """The chat page over `app.state` (bot, runner, jobs, settings, keys, limiter)."""
+    with gr.Blocks(
+        title="chatforge", fill_width=True, analytics_enabled=False, delete_cache=CACHE_SWEEP
+    ) as blocks:
         Page(app, blocks)
     return blocks
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default look, with fonts this server serves itself, then system fonts."""
+    return gr.themes.Default(
+        font=[
+            gr.themes.LocalFont("Source Sans Pro", weights=(400, 600)),
+            "ui-sans-serif",
+            "system-ui",
+            "sans-serif",
+        ],
+        font_mono=[
+            gr.themes.LocalFont("IBM Plex Mono", weights=(400, 600)),
+            "ui-monospace",
+            "Consolas",
+            "monospace",
+        ],
+    )
 
 
 class Page:
@@ -51,10 +100,11 @@ class Page:
             self.memory.memory,
             self.documents.docs,
         ]
-        sign_in.wire(main, self.documents.upload, lists, self.load)
-        blocks.load(self.load, [ui.who], lists)
+        sign_in.wire(main, self.documents.upload, lists, self.lists)
+        if not ui.keys:  # with keys, signing in fills the lists
+            blocks.load(self.load, [ui.who], lists, api_visibility="private")
 
-    def load(self, who: Principal | None) -> tuple:
+    def lists(self, who: Principal) -> tuple:
         """What the lists show for `who`: whoami, conversations, memories, documents."""
         return (
             self.conversations.whoami_text(who),
@@ -62,6 +112,10 @@ class Page:
             self.memory.choices(who),
             self.documents.rows(),
         )
+
+    @signed_in
+    def load(self, who: Principal) -> tuple:
+        return self.lists(who)
 
 
 def head() -> str:
