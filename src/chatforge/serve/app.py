@@ -30,6 +30,8 @@ log = logging.getLogger("chatforge.serve")
 
 UPLOAD_OVERHEAD = 256 * 1024
 """Multipart framing allowed on top of server.max_upload_mb."""
+UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
+"""Where files are uploaded (the API, the web UI): limited by server.max_upload_mb."""
 
 
 def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = True) -> FastAPI:
@@ -71,7 +73,7 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
     upload_limit = int(server.max_upload_mb * 1024 * 1024) + UPLOAD_OVERHEAD
 
     def limit_for(path: str) -> int:
-        return upload_limit if path.rstrip("/") == "/api/documents" else body_limit
+        return upload_limit if path.rstrip("/") in UPLOAD_PATHS else body_limit
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(_MetricsMiddleware, metrics=app.state.metrics)
@@ -96,11 +98,9 @@ def _mount_ui(app: FastAPI) -> None:
     if importlib.util.find_spec("chatforge.serve.ui") is None:
         log.info("no web UI module in this installation: serving the API only")
         return
-    import gradio as gr
+    from chatforge.serve.ui import mount_ui
 
-    from chatforge.serve.ui import build_ui
-
-    gr.mount_gradio_app(app, build_ui(app), path="/")
+    mount_ui(app)
 
 
 def app_from_env() -> FastAPI:
