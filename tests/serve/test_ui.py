@@ -10,14 +10,19 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
+
+from chatforge.serve.paths import public_path
 
 pytest.importorskip("gradio")
 playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "ui"
+WEB = ("http", "https", "ws", "wss")
 HOSTILE_HOST = "evil.invalid"
 HOSTILE = (
     "Here you go <script>window.__pwned = 'script'</script> "
@@ -177,9 +182,42 @@ def test_an_uploaded_file_is_quoted_and_cited(page, ui_bot):
     assert "Brennock" in answer.locator(".cf-answer").inner_text()
     answer.locator(".cf-cite").first.click()
     opened = answer.locator(".cf-source[open]")
-    assert "uploads/local/lighthouse.md" in opened.locator(".cf-path").inner_text()
+    stored = next(d.path for d in ui_bot.sources() if d.path.endswith("lighthouse.md"))
+    shown = opened.locator(".cf-path").inner_text()
+    assert shown.startswith(public_path(ui_bot.folder, stored))
+    assert "lighthouse.md" in shown and str(ui_bot.folder) not in shown
     assert "supports" in opened.locator(".cf-flag").inner_text()
     shot(page, "04-cited-upload")
+
+
+def test_a_question_in_french_is_answered_with_its_source(page, ui_bot, tmp_path_factory):
+    """A French document kept outside the bot folder answers a French question; its path is
+    shown under its own folder's name, never as the server's absolute path."""
+    folder = tmp_path_factory.mktemp("ailleurs") / "phares"
+    folder.mkdir()
+    doc = folder / "phare.md"
+    doc.write_text(
+        "# Le phare\n\nLe phare de la Pointe aux Plumes est gardé par Lucie Marchand, qui "
+        "allume la lanterne chaque soir au crépuscule.\n",
+        encoding="utf-8",
+    )
+    ui_bot.ingest([str(doc)])
+    page.reload()
+    page.wait_for_selector("#cf-docs :text('phare.md')")
+    page.click("text=New conversation")
+    ask(page, "Qui garde le phare de la Pointe aux Plumes ?")
+    wait_answered(page)
+    answer = last_bot_message(page)
+    assert "Marchand" in answer.locator(".cf-answer").inner_text()
+    source = answer.locator(".cf-source", has_text="phare")
+    source.locator("summary").first.click()
+    assert "crépuscule" in source.first.locator(".cf-passage").inner_text()
+    shown = public_path(ui_bot.folder, str(doc))
+    assert not Path(shown).is_absolute() and shown.endswith("phare.md")
+    assert shown in source.first.locator(".cf-path").inner_text()
+    assert shown in page.locator("#cf-docs").inner_text()
+    assert str(folder) not in page.content() and str(ui_bot.folder) not in page.content()
+    shot(page, "05-french")
 
 
 def test_hostile_answer_and_passage_render_inert(page, ui_bot):
@@ -237,7 +275,7 @@ def test_hostile_answer_and_passage_render_inert(page, ui_bot):
     assert page.evaluate("() => window.__pwned") is None
     assert not page.dialogs
     assert not [u for u in page.requests if HOSTILE_HOST in u]
-    shot(page, "05-hostile-inert")
+    shot(page, "06-hostile-inert")
 
 
 def test_resume_and_delete_a_conversation(page, ui_bot):
@@ -247,7 +285,7 @@ def test_resume_and_delete_a_conversation(page, ui_bot):
     page.wait_for_function(
         "() => document.querySelector('#cf-chat').textContent.includes('How do I install')"
     )
-    shot(page, "06-resumed")
+    shot(page, "07-resumed")
     page.click("text=Delete conversation")
     page.wait_for_function(
         "t => !document.querySelector('#cf-conv-list').textContent.includes(t)", arg=first.title
@@ -263,7 +301,7 @@ def test_memory_panel_lists_and_deletes(page, ui_bot):
     page.click("text=Refresh")
     page.wait_for_selector("#cf-memory label:has-text('Pixel')")
     page.locator("#cf-memory label", has_text="Pixel").click()
-    shot(page, "07-memory")
+    shot(page, "08-memory")
     page.click("text=Delete selected")
     page.wait_for_function(
         "() => !document.querySelector('#cf-memory').textContent.includes('Pixel')"
@@ -272,8 +310,21 @@ def test_memory_panel_lists_and_deletes(page, ui_bot):
     assert kept.id in ids and gone.id not in ids
 
 
+def test_the_page_loads_nothing_from_outside_the_machine(page, server):
+    """Every request the page made so far (scripts, styles, fonts, events) went to the server
+    itself, and Gradio's analytics are off."""
+    page.reload()
+    page.wait_for_selector("#cf-whoami :text('user local')")
+    hosts = {urlsplit(u).hostname for u in page.requests if urlsplit(u).scheme in WEB}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert httpx.get(f"{server}/config", timeout=60).json()["analytics_enabled"] is False
+
+
 def test_with_api_keys_the_page_asks_for_a_key_and_uses_its_user(browser, ui_bot, live_server):
-    ui_bot.settings.server.api_keys = ["alice-key:alice", "root-key:root:admin"]
+    ui_bot.settings.server.api_keys = [
+        "alice-key-0123456789:alice",
+        "root-key-0123456789abcdef:root:admin",
+    ]
     live = live_server(ui_bot, ui=True)
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
@@ -285,14 +336,14 @@ def test_with_api_keys_the_page_asks_for_a_key_and_uses_its_user(browser, ui_bot
         pg.fill("#cf-login input[type=password]", "wrong-key")
         pg.click("text=Sign in")
         pg.wait_for_selector("#cf-login :text('not valid')")
-        pg.fill("#cf-login input[type=password]", "alice-key")
+        pg.fill("#cf-login input[type=password]", "alice-key-0123456789")
         pg.click("text=Sign in")
         pg.wait_for_selector("#cf-whoami :text('alice')")
         assert pg.locator("#cf-question").is_visible()
         assert pg.locator("#cf-conv-list label").count() == 0, "alice sees no one else's chats"
         assert not pg.locator("#cf-upload").is_visible(), "only admin keys add documents"
         assert "guide/install.md" in pg.locator("#cf-docs").inner_text()
-        shot(pg, "08-signed-in")
+        shot(pg, "09-signed-in")
     finally:
         context.close()
         live.stop()

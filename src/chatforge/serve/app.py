@@ -48,6 +48,8 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 )
+UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
+"""Where files are uploaded (the API, the web UI): limited by server.max_upload_mb."""
 
 
 def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = True) -> FastAPI:
@@ -104,7 +106,7 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
     upload_limit = int(server.max_upload_mb * 1024 * 1024) + UPLOAD_OVERHEAD
 
     def limit_for(path: str) -> int:
-        return upload_limit if path.rstrip("/") == "/api/documents" else body_limit
+        return upload_limit if path.rstrip("/") in UPLOAD_PATHS else body_limit
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(AuthGate, keys=keys, limiter=limiter)
@@ -162,11 +164,9 @@ def _mount_ui(app: FastAPI) -> None:
     if importlib.util.find_spec("chatforge.serve.ui") is None:
         log.info("no web UI module in this installation: serving the API only")
         return
-    import gradio as gr
+    from chatforge.serve.ui import mount_ui
 
-    from chatforge.serve.ui import build_ui
-
-    gr.mount_gradio_app(app, build_ui(app), path="/")
+    mount_ui(app)
 
 
 def app_from_env() -> FastAPI:
