@@ -16,7 +16,8 @@ import time
 import pytest
 from conftest import ALICE_KEY, BOB_KEY, KEYS
 
-from chatforge.serve.ratelimit import FORGET_S, FREE_TRIES, Limiter, create_tables
+from chatforge.serve.ratelimit import FORGET_S, FREE_TRIES, Limiter
+from chatforge.store.migrations import applied_migrations
 
 QUESTIONS = ["Where do red kites nest?", "Où nichent les milans royaux ?"]
 
@@ -115,9 +116,11 @@ def test_answer_slots_per_user_and_rows_of_dead_processes(db_path):
 def test_the_tables_live_in_the_bots_sqlite_file(make_bot):
     bot = make_bot()
     limiter = Limiter.for_store(bot.store.db)
-    create_tables(bot.store.db)  # again: idempotent
+    Limiter.for_store(bot.store.db).close()  # a second process's limiter migrates nothing
     names = {r[0] for r in bot.store.db.execute("SELECT name FROM sqlite_master")}
     assert {"limit_signin", "limit_rate", "limit_answers"} <= names
+    applied = [(m.namespace, m.name) for m in applied_migrations(bot.store.db)]
+    assert applied.count(("ratelimit", "m001_limit_tables")) == 1
     with sqlite3.connect(bot.folder / "data" / "chatforge.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     limiter.close()

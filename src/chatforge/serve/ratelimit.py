@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from chatforge.store.migrations import execute_all, migrate, migration
+
 FREE_TRIES = 3
 """Wrong keys a client may send before it has to wait."""
 FORGET_S = 3600.0
@@ -34,19 +36,18 @@ STALE_ANSWER_S = 3600.0
 """An answer row older than this is not counted, even if its process still runs."""
 
 
-def create_tables(db: sqlite3.Connection) -> None:
-    """The limiter's tables in the bot's SQLite file (idempotent)."""
-    db.executescript(
-        """
-        CREATE TABLE IF NOT EXISTS limit_signin(
-            client TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failed REAL NOT NULL);
-        CREATE TABLE IF NOT EXISTS limit_rate(
-            bucket TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
-        CREATE TABLE IF NOT EXISTS limit_answers(
-            slot TEXT PRIMARY KEY, user TEXT NOT NULL, pid INTEGER NOT NULL,
-            pid_started INTEGER, started REAL NOT NULL);
-        CREATE INDEX IF NOT EXISTS limit_answers_user ON limit_answers(user);
-        """
+@migration("ratelimit")
+def m001_limit_tables(db: sqlite3.Connection) -> None:
+    """The limiter's tables: sign-in failures, request buckets, answers in progress."""
+    execute_all(
+        db,
+        "CREATE TABLE IF NOT EXISTS limit_signin(client TEXT PRIMARY KEY, "
+        "failures INTEGER NOT NULL, last_failed REAL NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS limit_rate(bucket TEXT PRIMARY KEY, "
+        "tokens REAL NOT NULL, updated REAL NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS limit_answers(slot TEXT PRIMARY KEY, user TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, pid_started INTEGER, started REAL NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS limit_answers_user ON limit_answers(user)",
     )
 
 
@@ -74,7 +75,7 @@ class Limiter:
         )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        create_tables(self.db)
+        migrate(self.db, "ratelimit")
 
     @classmethod
     def for_store(
