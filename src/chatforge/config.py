@@ -101,7 +101,7 @@ class LLMSettings(Section):
     quant: Literal["q8_0", "shipped"] = Field(
         "q8_0",
         description="built-in models with llama.cpp: q8_0 runs a Q8_0 copy of the 4-bit file "
-        "(made once in the cache; CPUs read prompts ~1.7x faster), shipped the file as published",
+        "(made once in the cache; CPUs read prompts faster), shipped the file as published",
     )
     n_ctx: int = Field(4096, ge=256, description="context window in tokens")
     temperature: float = Field(0.2, ge=0, le=2, description="sampling temperature")

@@ -124,8 +124,8 @@ class OpenVINOEncoder:
 
     The model is compiled for LATENCY, where every layer of a batch is spread over all cores (a
     query), and, on first bulk use, for THROUGHPUT, where each of the CPU's streams runs a batch
-    of its own (an ingest). On 2 cores the streams embedded an ingest 10% faster, since no layer
-    waits for the slowest core; one text in one stream takes twice as long.
+    of its own (an ingest). Streams embed an ingest faster, since no layer waits for the slowest
+    core, while one text alone in one stream takes longer.
     """
 
     def __init__(self, folder: str, dtype: str, cache: Path) -> None:

@@ -1,7 +1,7 @@
 """Continuous batching for llama.cpp: several answers decoded together in one context.
 
-On a CPU, one decoding step of a small model costs little more for eight sequences than for one
-(SmolLM2 on 2 cores: 10 ms for one token, 46 ms for eight), so a server that decodes its clients'
+On a CPU, one decoding step of a small model costs far less for eight sequences than eight
+steps for one (`bench/serve.py` measures it), so a server that decodes its clients'
 answers side by side produces several times the tokens per second of one that takes them in
 turn. :class:`BatchEngine` owns one llama.cpp context whose KV cache holds up to ``slots``
 sequences. A thread runs the loop: each step puts one token of every answer being written and

@@ -12,8 +12,8 @@ A mild repeat penalty (``REPEAT_PENALTY`` over the last 64 tokens) keeps tiny mo
 looping on one sentence, as SmolLM2 does without it.
 One generation runs at a time per model; concurrent callers wait their turn, unless the model
 is opened with ``slots > 1`` (what ``chatforge serve`` does, setting ``server.parallel``): then
-:class:`chatforge.llm.batch.BatchEngine` decodes up to that many completions together (SmolLM2 on
-2 cores: about 1.8x the aggregate decode speed with short prompts). A sequence's text can then
+:class:`chatforge.llm.batch.BatchEngine` decodes up to that many completions together, for more
+tokens per second in all (`bench/serve.py`). A sequence's text can then
 depend on what else is in the batch (the arithmetic differs in the last bits), so only a lone
 request repeats exactly.
 

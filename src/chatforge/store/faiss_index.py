@@ -29,8 +29,8 @@ TOMBSTONE_SHARE = 0.2
 
 
 def codec(kind: str) -> str:
-    """How the index holds vectors. A flat index keeps them as float16: half the memory, and a
-    scan of 100k chunks several times faster on 2 cores, while cosine scores move by about 1e-4,
+    """How the index holds vectors. A flat index keeps them as float16: half the memory and a
+    faster scan (`bench/search.py`), while cosine scores move by about 1e-4,
     far less than the bfloat16 embedding's own error. SQLite keeps the float32 vectors."""
     return "fp16" if kind == "flat" else "fp32"
 
