@@ -139,3 +139,25 @@ def test_a_bot_folder_named_with_uri_characters_still_searches(tmp_path):
     _write(store, "a.txt", ["alpha bravo charlie"])
     assert len(store.lexical("alpha", 5)) == 1
     store.close()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Comment est-ce que je change le mot de passe de la box ?",
+        "How do I change the password of the box?",
+    ],
+)
+def test_common_words_of_a_question_do_not_outweigh_its_topic(store, question):
+    """Chatty passages full of function words must not outrank the one that names the topic."""
+    _write(
+        store,
+        "faq.txt",
+        [
+            "Je ne sais pas ce que c'est, mais est-ce que le de la que je est comment de la le.",
+            "How do I do it? I do not know how the of the do I, how do I the of the.",
+            "Box password: change it in the admin page. Mot de passe de la box : changez-le.",
+        ],
+    )
+    hits = store.hits(store.lexical(question, 3))
+    assert hits[0].text.startswith("Box password")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from chatforge.words import STOPWORDS
+
 if TYPE_CHECKING:
     from chatforge.chat.answer import Source
     from chatforge.embed import Embedder
@@ -38,15 +40,11 @@ _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?$")
 _WORD = re.compile(r"[a-z0-9]+(?:[._+-][a-z0-9]+)*")
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers him his how i if in into is it its itself just me more
-    most my no nor not now of off on once only or other our out over own same she should so some
-    such than that the their them then there these they this those through to too under until up
-    very was we were what when where which while who whom why will with would you your yours
-    get got use used using one way want need make like please tell know thing things""".split()
+FILLER = frozenset(
+    "get got use used using one way want need make like please tell know thing things".split()
 )
+"""Words a question leans on without naming its topic, on top of the common ones."""
+IGNORED = STOPWORDS | FILLER
 
 COMPRESS_CHARS = 480
 """Characters kept per passage when compressing (the best passage gets twice as many)."""
@@ -144,7 +142,7 @@ def join_units(units: Sequence[Unit]) -> str:
 
 def words(text: str) -> set[str]:
     """Content words, lower-cased and crudely stemmed, for lexical overlap."""
-    return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+    return {stem(w) for w in _WORD.findall(text.lower()) if w not in IGNORED and len(w) > 1}
 
 
 def stem(word: str) -> str:

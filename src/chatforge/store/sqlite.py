@@ -28,6 +28,7 @@ from chatforge.schema import Chunk, Document, Hit
 from chatforge.store.faiss_index import VectorIndex
 from chatforge.store.keyword_index import TOKENIZER, KeywordIndex, QueryTokenizer
 from chatforge.store.migrations import execute_all, migrate, migration
+from chatforge.words import STOPWORDS
 
 log = logging.getLogger("chatforge.store")
 
@@ -64,13 +65,6 @@ def m001_documents(db: sqlite3.Connection) -> None:
 MAX_QUERY_TERMS = 32
 KEYWORDS = "keywords.npz"
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Words too common to say what a question is about: BM25 would give them almost no weight.
-STOPWORDS = frozenset(
-    "a about an and are as at be been but by can could did do does for from had has have how i "
-    "if in into is it its me my no not of on or our should so than that the their them then "
-    "there these they this those to was we were what when where which while who why will with "
-    "would you your".split()
-)
 
 
 def now() -> str:
