@@ -82,7 +82,7 @@ def evaluate_perplexity(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from chatforge.llm import hf_folder
-    from chatforge.prepared import tokenize_split
+    from chatforge.data.prepared import tokenize_split
 
     folder = hf_folder(str(model))
     tok_folder = hf_folder(str(tokenizer_model)) if tokenizer_model else folder

@@ -1,6 +1,6 @@
 """Training sets as the trainer sees them: checked for size, capped and packed.
 
-Loading and tokenizing a prepared dataset is :mod:`chatforge.prepared`'s part.
+Loading and tokenizing a prepared dataset is :mod:`chatforge.data.prepared`'s part.
 
 Packing puts several short rows into one sequence of at most ``max_length`` tokens, with
 ``position_ids`` restarting at 0 for each row and no attention mask: transformers then builds a
@@ -15,7 +15,7 @@ from typing import Any
 
 from chatforge.data.tokenize import IGNORE
 from chatforge.errors import ChatforgeError
-from chatforge.prepared import Example
+from chatforge.data.prepared import Example
 
 MIN_TRAIN_ROWS = 2
 MIN_VALIDATION_ROWS = 1

@@ -28,7 +28,7 @@ from chatforge.finetune.checks import check_causal, check_gguf_arch, check_metho
 from chatforge.finetune.dataset import cap_tokens, check_size, pack
 from chatforge.finetune.export import GGUF_TYPES
 from chatforge.models import register_run
-from chatforge.prepared import load_dataset_folder, prepared_model, tokenize_split
+from chatforge.data.prepared import load_dataset_folder, prepared_model, tokenize_split
 
 RUN_FILE = "run.json"
 # Settings a resumed run must share with the interrupted one.
