@@ -341,3 +341,31 @@ def test_a_stored_duplicate_spelling_is_merged_on_the_next_ingest(
     assert [d.path for d in bot.sources()] == [rel]
     query = "cigales dans les pins" if rel.startswith("notes") else "heron waits for frogs"
     assert {h.source for h in bot.search(query, k=5)} == {rel}
+
+
+@pytest.mark.parametrize("marks", ["#\n", "---\n\n", "* * *\n\n"])
+def test_lines_of_marks_alone_make_no_chunks(make_bot, tmp_path, marks):
+    """A file of bare headings or rules (a hostile upload) indexes only its real text."""
+    path = tmp_path / "marks.md"
+    body = "Le routeur se réinitialise avec le bouton arrière. The router resets from the back."
+    path.write_text(marks * 5000 + body + "\n" + marks * 5000, encoding="utf-8")
+    bot = make_bot()
+    report = bot.ingest([str(path)])
+    assert report.totals["ingested"] == 1
+    assert bot.store.chunk_count() == 1
+    assert "routeur" in bot.search("comment réinitialiser le routeur ?", 1)[0].text
+    only_marks = tmp_path / "only.md"
+    only_marks.write_text(marks * 5000, encoding="utf-8")
+    [result] = bot.ingest([str(only_marks)]).files
+    assert (result.status, result.reason) == ("skipped", "no text to index")
+
+
+def test_a_file_over_the_chunk_cap_is_skipped_with_the_setting_named(make_bot, tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("\n\n".join(f"Paragraph {i} says something." for i in range(400)))
+    bot = make_bot()
+    bot.settings.ingest.max_chunks_per_file = 3
+    [result] = bot.ingest([str(path)]).files
+    assert result.status == "skipped"
+    assert "ingest.max_chunks_per_file" in result.reason and "split the file" in result.reason
+    assert bot.sources() == []

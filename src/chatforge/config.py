@@ -56,6 +56,9 @@ class IngestSettings(Section):
     exclude: list[str] = Field(default_factory=list, description="glob patterns to skip")
     respect_gitignore: bool = Field(True, description="skip paths a .gitignore excludes")
     max_file_mb: float = Field(100.0, gt=0, description="larger files are skipped with a reason")
+    max_chunks_per_file: int = Field(
+        100_000, ge=1, description="a file that cuts into more chunks is skipped with a reason"
+    )
     csv_question: str | None = Field(None, description="FAQ question column (default: detect)")
     csv_answer: str | None = Field(None, description="FAQ answer column (default: detect)")
     json_text_field: str | None = Field(None, description="JSON/JSONL text field (detect)")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,8 @@ log = logging.getLogger("chatforge.ingest")
 
 EMBED_GROUP = 512  # chunks gathered across files before one embedding call
 FILE_GROUP = 64  # or files, whichever comes first
+_WORDY = re.compile(r"\w")
+"""A chunk without a letter or digit (a run of `#` or `---`) holds nothing a question finds."""
 
 
 class Progress(Protocol):
@@ -263,10 +266,14 @@ class Ingestor:
             log.debug("loading %s failed", source, exc_info=True)
             return FileResult(source, "failed", f"cannot parse: {e}".splitlines()[0])
         prepared = ChunkedFile(cand, digest, size)
+        cap, total = self.settings.max_chunks_per_file, 0
         for doc in docs:
-            chunks = self.chunker.split(doc)
+            chunks = [c for c in self.chunker.split(doc) if _WORDY.search(c.text)]
+            total += len(chunks)
+            if total > cap:
+                return FileResult(source, "skipped", _too_many_chunks(cap))
             prepared.documents.append((doc, chunks, [chunk_hash(c) for c in chunks]))
-        if not any(chunks for _, chunks, _ in prepared.documents):
+        if not total:
             return FileResult(source, "skipped", "no text to index")
         return prepared
 
@@ -324,3 +331,10 @@ class Ingestor:
             if under and key not in seen and not Path(path).exists():
                 self.store.remove_file(path)
                 report.files.append(FileResult(path, "removed", "file is gone"))
+
+
+def _too_many_chunks(cap: int) -> str:
+    return (
+        f"cuts into more than {cap:,} chunks (ingest.max_chunks_per_file); "
+        "split the file or raise the setting"
+    )
