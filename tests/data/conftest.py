@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from datasupport import FIXTURES
 
 
 @pytest.fixture(scope="session")

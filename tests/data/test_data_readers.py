@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from datasupport import FIXTURES
 
 from chatforge.errors import ChatforgeError
 from chatforge.formats import detect, read

@@ -6,7 +6,7 @@ import logging
 
 import openai
 import pytest
-from conftest import ALICE_KEY, BOB_KEY, ROOT_KEY
+from servesupport import ALICE_KEY, BOB_KEY, ROOT_KEY
 
 from chatforge.serve.server import local_only_warning
 

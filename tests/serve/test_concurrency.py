@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import wait_for_job
+from servesupport import wait_for_job
 from support import DOCS
 
 QUESTION = "How do I install the widget on Debian?"

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 import pytest
-from conftest import ALICE_KEY, BOB_KEY, KEYS, ROOT_KEY, LiveServer, wait_for_job
+from servesupport import ALICE_KEY, BOB_KEY, KEYS, ROOT_KEY, LiveServer, wait_for_job
 
 EVIL = "http://evil.example"
 NOTE = b"# Kites\n\nRed kites nest in tall beech trees and feed on carrion in open fields.\n"

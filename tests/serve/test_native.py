@@ -6,7 +6,7 @@ import re
 
 import openai
 import pytest
-from conftest import wait_for_job
+from servesupport import wait_for_job
 
 KITES = b"# Kites\n\nRed kites nest in tall beech trees and feed on carrion in open fields.\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from conftest import LiveServer
+from servesupport import LiveServer
 
 QUESTION = "How do I install the widget on Debian?"
 

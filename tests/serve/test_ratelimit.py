@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from conftest import ALICE_KEY, BOB_KEY, KEYS
+from servesupport import ALICE_KEY, BOB_KEY, KEYS
 
 from chatforge.serve.ratelimit import FORGET_S, FREE_TRIES, Limiter
 from chatforge.store.migrations import applied_migrations

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from servesupport import LiveServer
 
 EXAMPLES = 6
 
