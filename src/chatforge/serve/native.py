@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,15 +22,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatforge.bot import Bot
+from chatforge.chat.conversations import Conversation, Message
 from chatforge.chat.memory import Memory
 from chatforge.errors import ChatforgeError
 from chatforge.retrieve import MAX_QUERY_CHARS
+from chatforge.schema import Hit
 from chatforge.serve.auth import Principal, admin, principal
 from chatforge.serve.errors import ERROR_RESPONSES, ApiError
 from chatforge.serve.jobs import Jobs
 from chatforge.serve.limits import safe_filename
 from chatforge.serve.paths import UPLOADS, public_hit, public_path
 from chatforge.serve.text import RequestModel
+from chatforge.store.sqlite import StoredDocument
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 public = APIRouter(tags=["Service"])
@@ -54,28 +58,6 @@ class SearchRequest(Strict):
     )
 
 
-class HitOut(BaseModel):
-    text: str
-    score: float
-    source: str
-    title: str
-    section: str
-    start: int
-    end: int
-    chunk_id: int
-    doc_id: int
-
-
-class DocumentOut(BaseModel):
-    id: int
-    path: str
-    part: str
-    title: str
-    hash: str
-    chunks: int
-    ingested_at: str
-
-
 class JobOut(BaseModel):
     id: str
     user: str
@@ -97,43 +79,11 @@ class DeletedDocument(BaseModel):
     documents: int
 
 
-class ConversationOut(BaseModel):
-    id: str
-    user_id: str
-    title: str
-    created_at: str
-    updated_at: str
-    turns: int
+@dataclass
+class ConversationWithMessages(Conversation):
+    """A conversation with its messages, as `GET /api/conversations/{id}` returns it."""
 
-
-class MessageOut(BaseModel):
-    id: int
-    conversation_id: str
-    role: str
-    text: str
-    created_at: str
-    sources: list[dict[str, Any]]
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    timings: dict[str, float]
-    interrupted: bool
-    query: str
-
-
-class ConversationWithMessages(ConversationOut):
-    messages: list[MessageOut]
-
-
-class MemoryOut(BaseModel):
-    id: int
-    user_id: str
-    kind: str
-    text: str
-    conversation_id: str | None
-    created_at: str
-    updated_at: str
-    score: float | None = None
+    messages: list[Message]
 
 
 class MemoryText(Strict):
@@ -237,7 +187,7 @@ def metrics(request: Request) -> Response:
 # -- documents -----------------------------------------------------------------------------
 
 
-@router.get("/documents", response_model=list[DocumentOut], tags=["Documents"])
+@router.get("/documents", response_model=list[StoredDocument], tags=["Documents"])
 async def list_documents(
     request: Request,
     source: str | None = Query(None, max_length=500, description="glob over paths"),
@@ -344,7 +294,7 @@ async def delete_document(
 # -- search --------------------------------------------------------------------------------
 
 
-@router.post("/search", response_model=list[HitOut], tags=["Search"])
+@router.post("/search", response_model=list[Hit], tags=["Search"])
 async def search(
     req: SearchRequest,
     request: Request,
@@ -364,7 +314,7 @@ async def search(
 # -- conversations -------------------------------------------------------------------------
 
 
-@router.get("/conversations", response_model=list[ConversationOut], tags=["Conversations"])
+@router.get("/conversations", response_model=list[Conversation], tags=["Conversations"])
 async def list_conversations(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
@@ -435,7 +385,7 @@ async def delete_conversation(
 # -- memory --------------------------------------------------------------------------------
 
 
-@router.get("/memory", response_model=list[MemoryOut], tags=["Memory"])
+@router.get("/memory", response_model=list[Memory], tags=["Memory"])
 async def list_memory(
     request: Request,
     kind: Literal["fact", "explicit", "summary", "note"] | None = Query(None),
@@ -445,7 +395,7 @@ async def list_memory(
     return [m.to_dict() for m in memories]
 
 
-@router.post("/memory/search", response_model=list[MemoryOut], tags=["Memory"])
+@router.post("/memory/search", response_model=list[Memory], tags=["Memory"])
 async def search_memory(
     req: MemorySearch,
     request: Request,
@@ -455,7 +405,7 @@ async def search_memory(
     return [m.to_dict() for m in found]
 
 
-@router.post("/memory", response_model=MemoryOut, status_code=201, tags=["Memory"])
+@router.post("/memory", response_model=Memory, status_code=201, tags=["Memory"])
 async def add_memory(
     req: MemoryText,
     request: Request,
@@ -465,7 +415,7 @@ async def add_memory(
     return memory.to_dict()
 
 
-@router.patch("/memory/{memory_id}", response_model=MemoryOut, tags=["Memory"])
+@router.patch("/memory/{memory_id}", response_model=Memory, tags=["Memory"])
 async def edit_memory(
     req: MemoryText,
     request: Request,
