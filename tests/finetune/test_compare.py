@@ -6,6 +6,8 @@ import json
 
 from support import DOCS, cli, write_docs
 
+from chatforge.bot import Bot
+
 
 def test_compare_four_configurations(finetuned_run, widget_dataset, tmp_path):
     out, _ = finetuned_run
@@ -22,5 +24,7 @@ def test_compare_four_configurations(finetuned_run, widget_dataset, tmp_path):
     for r in result["configs"]:
         assert 0 <= r["token_f1"] <= 1 and 0 <= r["rouge_l"] <= 1 and r["perplexity"] > 1
     assert result["configs"][0]["perplexity"] != result["configs"][2]["perplexity"]
+    with Bot(bot) as opened:  # the RAG configurations asked the bot with save=False
+        assert opened.store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
     report = (report_dir / "report.md").read_text()
     assert "fine-tuned + RAG" in report and (report_dir / "scores.png").is_file()

@@ -4,9 +4,9 @@ Each configuration answers the same held-out questions (a validation conversatio
 turn; its first assistant reply is the reference) through chatforge's own LLM backends:
 
 - base prompted: the base model with a system prompt and a few training examples;
-- base + RAG: the base model with the bot's retrieval and prompt builder;
+- base + RAG: the bot itself, answering with the base model (`Bot.ask`, nothing stored);
 - fine-tuned: the fine-tuned model on the question alone;
-- fine-tuned + RAG: the fine-tuned model with the bot's retrieval.
+- fine-tuned + RAG: the bot itself, answering with the fine-tuned model.
 
 Answers are scored against the reference by token F1 (ROUGE-1 F: unigram overlap) and ROUGE-L
 (both from ``rouge-score``) and by the cosine of their embeddings; latency is wall time per
@@ -21,14 +21,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatforge.errors import ChatforgeError
+
+if TYPE_CHECKING:
+    from chatforge.bot import Bot
+    from chatforge.llm.base import LLM
 
 FEW_SHOT = 2
 SYSTEM_PROMPT = "You are a helpful assistant. Answer the question briefly, like the examples."
 MAX_TOKENS = 96
 REPORT_MAX_TOKENS = 48
+EVAL_USER = "evaluation"
+"""The user RAG configurations ask as: one with no memories, so none are recalled."""
 
 
 @dataclass
@@ -103,17 +109,7 @@ def shots(split: Any, n: int = FEW_SHOT) -> list[dict[str, str]]:
     return messages
 
 
-def _messages(
-    setup: Setup, llm: Any, q: str, examples: list, bot: Any, max_tokens: int
-) -> list[dict[str, str]]:
-    if setup.rag:
-        from chatforge.chat.prompt import build_prompt
-
-        sources = bot.chat.relevant_sources(q)
-        system = bot.settings.chat.system_prompt
-        return build_prompt(
-            llm, q, system_prompt=system, sources=sources, max_tokens=max_tokens
-        ).messages
+def _prompted(setup: Setup, q: str, examples: list) -> list[dict[str, str]]:
     if setup.few_shot:
         return [
             {"role": "system", "content": SYSTEM_PROMPT},
@@ -123,25 +119,50 @@ def _messages(
     return [{"role": "user", "content": q}]
 
 
+def _rag_bot(bot: Bot, setup: Setup, llm: LLM) -> Bot:
+    """The bot as a user gets it with `llm.model` set to this configuration's model."""
+    from chatforge.bot import Bot
+
+    settings = bot.settings.model_copy(deep=True)
+    settings.llm.model = setup.model
+    return Bot(bot.folder, settings, embedder=bot.embedder, store=bot.store, llm=llm)
+
+
 def answer(
     setup: Setup,
     questions: Sequence[QA],
     examples: list,
-    bot: Any = None,
+    bot: Bot | None = None,
     max_tokens: int = MAX_TOKENS,
 ) -> None:
-    """Generate (greedily) each answer of ``setup`` with its latency."""
+    """Generate (greedily) each answer of ``setup`` with its latency.
+
+    A RAG configuration asks the bot itself (`ask(save=False)`: retrieval, memory recall,
+    prompt, citation check, as a user's question takes, with nothing stored), so its latency
+    includes retrieval; the others send their messages to the model directly.
+    """
     from chatforge.llm import GenOptions, open_llm
 
     llm = open_llm(setup.model, n_ctx=2048)
+    options = GenOptions(max_tokens=max_tokens, temperature=0.0, seed=0)
+    rag = _rag_bot(bot, setup, llm) if setup.rag and bot is not None else None
     for qa in questions:
-        messages = _messages(setup, llm, qa.question, examples, bot, max_tokens)
         t0 = time.perf_counter()
-        gen = llm.generate(messages, GenOptions(max_tokens=max_tokens, temperature=0.0, seed=0))
+        if rag is not None:
+            got = rag.ask(
+                qa.question,
+                user=EVAL_USER,
+                save=False,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                seed=0,
+            )
+            text, tokens = got.text, got.usage["completion_tokens"]
+        else:
+            gen = llm.generate(_prompted(setup, qa.question, examples), options)
+            text, tokens = gen.text, gen.completion_tokens
         ms = (time.perf_counter() - t0) * 1000
-        setup.answers.append(
-            {"answer": gen.text.strip(), "ms": ms, "tokens": gen.completion_tokens}
-        )
+        setup.answers.append({"answer": text.strip(), "ms": ms, "tokens": tokens})
 
 
 def score(setups: Sequence[Setup], questions: Sequence[QA], embedder: Any) -> list[dict]:
@@ -230,7 +251,7 @@ def compare(
     from chatforge.evaluate.perplexity import evaluate_perplexity
     from chatforge.evaluate.report import write_report
     from chatforge.models import finetuned_folder, served_path
-    from chatforge.prepared import load_dataset_folder
+    from chatforge.data.prepared import load_dataset_folder
 
     bot = Bot(bot_dir)
     run = (
