@@ -248,10 +248,10 @@ def compare(
 ) -> dict[str, Any]:
     """The four configurations on the same questions; writes report.md and PNGs into ``out``."""
     from chatforge.bot import Bot
+    from chatforge.data.prepared import load_dataset_folder
     from chatforge.evaluate.perplexity import evaluate_perplexity
     from chatforge.evaluate.report import write_report
     from chatforge.models import finetuned_folder, served_path
-    from chatforge.data.prepared import load_dataset_folder
 
     bot = Bot(bot_dir)
     run = (

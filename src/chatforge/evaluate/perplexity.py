@@ -81,8 +81,8 @@ def evaluate_perplexity(
     from datasets import load_from_disk
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from chatforge.llm import hf_folder
     from chatforge.data.prepared import tokenize_split
+    from chatforge.llm import hf_folder
 
     folder = hf_folder(str(model))
     tok_folder = hf_folder(str(tokenizer_model)) if tokenizer_model else folder

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from chatforge.data.prepared import Example
 from chatforge.data.tokenize import IGNORE
 from chatforge.errors import ChatforgeError
-from chatforge.data.prepared import Example
 
 MIN_TRAIN_ROWS = 2
 MIN_VALIDATION_ROWS = 1

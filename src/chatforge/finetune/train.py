@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatforge.data.prepared import load_dataset_folder, prepared_model, tokenize_split
 from chatforge.errors import ChatforgeError
 from chatforge.finetune.checks import check_causal, check_gguf_arch, check_method
 from chatforge.finetune.dataset import cap_tokens, check_size, pack
 from chatforge.finetune.export import GGUF_TYPES
 from chatforge.models import register_run
-from chatforge.data.prepared import load_dataset_folder, prepared_model, tokenize_split
 
 RUN_FILE = "run.json"
 # Settings a resumed run must share with the interrupted one.
