@@ -475,6 +475,10 @@ def test_hostile_requests_get_no_5xx_escape_nothing_and_leak_nothing(
         assert root.get("/health").status_code == 200
         assert [m["id"] for m in bob.get("/api/memory").json()] == bob_memories
         assert {c["id"] for c in bob.get("/api/conversations").json()} == set(cids)
+    print(
+        f"\nhostile: {len(texts)} responses, {len(failures)} >= 500, "
+        f"peak RSS {rss.peak / 2**20:.0f} MB"
+    )
     assert failures == []
     for text in texts:
         assert "4711" not in text and str(base) not in text
@@ -493,13 +497,19 @@ def test_health_answers_while_a_hostile_file_is_ingested(serve_process):
         _RssWatch(live.proc.pid) as rss,
     ):
         job = _upload(http, "one-word.md", b"A" * 8_000_000).json()["job"]["id"]
-        probes_while_running, deadline = 0, time.monotonic() + 300
+        probes_while_running, slowest, deadline = 0, 0.0, time.monotonic() + 300
         while time.monotonic() < deadline:
             status = http.get(f"/api/jobs/{job}").json()["status"]
             if status in ("done", "failed"):
                 break
+            sent = time.perf_counter()
             assert probe.get("/health").json()["status"] == "ok"
+            slowest = max(slowest, time.perf_counter() - sent)
             probes_while_running += status == "running"
             time.sleep(0.1)
         assert status in ("done", "failed") and probes_while_running > 0
+    print(
+        f"\n/health during ingest: {probes_while_running} probes, slowest {slowest:.3f} s, "
+        f"peak RSS {rss.peak / 2**20:.0f} MB"
+    )
     assert rss.peak < 1.5 * 1024**3
