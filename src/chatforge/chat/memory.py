@@ -59,21 +59,17 @@ def m002_superseded_by(db: sqlite3.Connection) -> None:
 
 @migration("memory")
 def m003_slot(db: sqlite3.Connection) -> None:
-    """Memories get the slot they fill, read from their text; where a user has several current
-    memories of one slot, the newest stays current and the others become its history."""
+    """Memories get the slot they fill, read from their text. Where a user already has several
+    current memories of one slot, all stay current until the user states that slot again."""
     execute_all(
         db,
         "ALTER TABLE memories ADD COLUMN slot TEXT",
         "CREATE INDEX memories_slot ON memories(user_id, slot)",
     )
-    rows = db.execute("SELECT id, text FROM memories WHERE kind != 'summary'")
-    slots = [(slot, i) for i, text in rows.fetchall() if (slot := slot_of(text))]
-    db.executemany("UPDATE memories SET slot = ? WHERE id = ?", slots)
-    db.execute(
-        f"UPDATE memories SET superseded_by = (SELECT max(n.id) FROM memories n WHERE "
-        f"n.user_id = memories.user_id AND n.slot = memories.slot AND n.{_CURRENT}) "
-        f"WHERE slot IS NOT NULL AND {_CURRENT} AND id < (SELECT max(n.id) FROM memories n "
-        f"WHERE n.user_id = memories.user_id AND n.slot = memories.slot AND n.{_CURRENT})"
+    rows = db.execute("SELECT id, text FROM memories WHERE kind != 'summary'").fetchall()
+    db.executemany(
+        "UPDATE memories SET slot = ? WHERE id = ?",
+        [(slot, i) for i, text in rows if (slot := slot_of(text))],
     )
 
 
@@ -169,12 +165,16 @@ class MemoryStore:
             return int(row[0])
         slot = slot_of(text) if kind != "summary" else None
         vec = np.asarray(vector if vector is not None else self._vector(text), dtype=np.float32)
-        older = self._current_id(db, user, slot) if slot else None
-        if older is not None:
+        older = self._current_ids(db, user, slot) if slot else []
+        if older:
             self._supersede(
-                db, older, text, vec.tobytes(), kind=kind, conversation_id=conversation_id
+                db, older[0], text, vec.tobytes(), kind=kind, conversation_id=conversation_id
             )
-            return older
+            db.executemany(  # several current memories of one slot, from before slots
+                "UPDATE memories SET superseded_by = ?, updated_at = ? WHERE id = ?",
+                [(older[0], at, i) for i in older[1:]],
+            )
+            return older[0]
         cur = db.execute(
             "INSERT INTO memories(user_id, kind, text, vec, model, conversation_id, created_at, "
             "updated_at, slot) VALUES(?,?,?,?,?,?,?,?,?)",
@@ -183,20 +183,21 @@ class MemoryStore:
         return int(cur.lastrowid or 0)
 
     @staticmethod
-    def _current_id(db: sqlite3.Connection, user: str, slot: str) -> int | None:
-        row = db.execute(
+    def _current_ids(db: sqlite3.Connection, user: str, slot: str) -> list[int]:
+        """The user's current memories of a slot, newest first."""
+        rows = db.execute(
             f"SELECT id FROM memories WHERE user_id = ? AND slot = ? AND {_CURRENT} "
-            "ORDER BY updated_at DESC, id DESC LIMIT 1",
+            "ORDER BY updated_at DESC, id DESC",
             (user, slot),
-        ).fetchone()
-        return None if row is None else int(row[0])
+        )
+        return [int(r[0]) for r in rows]
 
     def current(self, user: str, slots: Sequence[str]) -> Memory | None:
-        """The user's current memory of the first of `slots` they have one of, or None."""
+        """The user's newest current memory of the first of `slots` they have one of, or None."""
         for slot in slots:
-            found = self._current_id(self.db, user, slot)
-            if found is not None:
-                return self.get(user, found)
+            found = self._current_ids(self.db, user, slot)
+            if found:
+                return self.get(user, found[0])
         return None
 
     def get(self, user: str, memory_id: int) -> Memory:
