@@ -167,6 +167,10 @@ PERSONAL = [
     Probe("kim", "Tell me where I live.", "Seoul"),
     Probe("mo", "What's my timezone?", "PST", "CET"),
     Probe("mo", "What is my occupation?", "software engineer"),
+    Probe("ada", "Can you remind me what my name is?", "Ada"),
+    Probe("ben", "Do you remember where I work?", "Siemens", "Bosch"),
+    Probe("dan", "Do you know my job?", "data engineer", "teacher"),
+    Probe("eve", "Where do I currently live?", "Toronto"),
     Probe("chloe", "Comment je m'appelle ?", "Chloé"),
     Probe("chloe", "Où est-ce que j'habite maintenant ?", "Paris", "Lyon"),
     Probe("chloe", "Quel est mon métier ?", "infirmière"),
@@ -182,6 +186,9 @@ PERSONAL = [
     Probe("lea", "Quelles langues est-ce que je parle ?", "italien"),
     Probe("lea", "Où suis-je née ?", "Nantes"),
     Probe("lea", "Quel est mon e-mail ?", "lea.nouveau@exemple.fr", "lea@exemple.fr"),
+    Probe("chloe", "Tu te souviens de mon prénom ?", "Chloé"),
+    Probe("hugo", "Je bosse où ?", "Airbus", "Renault"),
+    Probe("jules", "J'habite où déjà ?", "Bordeaux", "Marseille"),
 ]
 NEVER_SAID = [
     Probe("cara", "Where do I work?", None),
@@ -204,6 +211,8 @@ OTHER = [
     ("jules", "Quel éditeur recommandez-vous ?"),
     ("lea", "Où se trouve le fichier de configuration ?"),
     ("ines", "Comment changer mon port ?"),
+    ("eve", "Can I install the widget where I live?"),
+    ("finn", "What is the name of the configuration file?"),
 ]
 FRENCH_USERS = {"chloe", "hugo", "ines", "jules", "lea"}
 

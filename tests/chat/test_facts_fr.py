@@ -123,6 +123,9 @@ def test_a_question_about_remembering_is_not_a_request():
         ("Which city am I living in these days?", "home", "en"),
         ("What do I do for a living?", "job", "en"),
         ("Where do I work?", "employer", "en"),
+        ("Do you remember where I work?", "employer", "en"),
+        ("Can you remind me what my name is?", "name", "en"),
+        ("What's my current city?", "home", "en"),
         ("How old am I?", "age", "en"),
         ("What's my favourite color?", "favourite colour", "en"),
         ("Comment je m'appelle ?", "name", "fr"),
@@ -132,6 +135,8 @@ def test_a_question_about_remembering_is_not_a_request():
         ("Quel est mon métier ?", "job", "fr"),
         ("Qu'est-ce que je fais dans la vie ?", "job", "fr"),
         ("Chez qui je travaille ?", "employer", "fr"),
+        ("Je bosse où ?", "employer", "fr"),
+        ("J'habite où déjà ?", "home", "fr"),
         ("Quelle est ma couleur préférée ?", "favourite couleur", "fr"),
     ],
 )
@@ -148,6 +153,7 @@ def test_personal_questions_name_their_slot_and_language(asked, slot, language):
         "Quel système de fichiers choisir ?",
         "Comment réinitialiser mon mot de passe ?",
         "What is the default port?",
+        "Can I install the widget where I live?",
         "My name is Ada.",
     ],
 )

@@ -28,15 +28,19 @@ UNKNOWN = {
     "fr": "Je ne le sais pas encore : dites-le-moi et je m'en souviendrai.",
 }
 
-_WHAT_IS = r"\bwhat(?:'s|\s+is|\s+was|\s+are)\s+my\s+"
+_WHAT_IS = r"\bwhat(?:'s|\s+is|\s+was|\s+are)\s+my\s+(?:current\s+|new\s+|present\s+)?"
+_KNOW_MY = r"\b(?:know|remember|recall|tell\s+me|remind\s+me\s+(?:of\s+)?)\s*my\s+"
+_KNOW_WHERE = r"\b(?:know|remember|recall|tell\s+me|remind\s+me)\s+where\s+I\s+(?:\w+ly\s+|now\s+)?"
+_NOW = r"(?:\w+ly\s+|now\s+|still\s+)?"
 _QUEL = r"\b(?:quel(?:le)?s?\s+(?:est|sont)|c'est\s+quoi)\s+(?:mon|ma|mes)\s+"
 _OU = r"\bo[uù]\s+(?:est-ce\s+que\s+)?"
 _EN = [
     (("surname",), _WHAT_IS + r"(?:last|family|sur)\s*name\b"),
     (("name",), _WHAT_IS + r"(?:first\s+|full\s+)?name\b|\bwho\s+am\s+I\b"),
-    (("name",), r"\b(?:know|remember|recall|tell\s+me)\s+my\s+name\b|\bwhat\s+am\s+I\s+called\b"),
+    (("name",), _KNOW_MY + r"name\b|\bwhat\s+am\s+I\s+called\b|\bwhat\s+my\s+name\s+is\b"),
     (("name",), r"\bwhat\s+do\s+(?:you|people)\s+call\s+me\b"),
-    (("home",), r"\bwhere\s+(?:do\s+|did\s+)?I\s+(?:live|stay|reside)\b"),
+    (("home",), r"\bwhere\s+(?:do|did)\s+I\s+" + _NOW + r"(?:live|stay|reside)\b"),
+    (("home",), _KNOW_WHERE + r"(?:live|stay|reside)\b"),
     (("home",), r"\bwhere\s+am\s+I\s+(?:now\s+)?(?:living|based|staying)\b"),
     (("home",), r"\bwhere\s+(?:did|have)\s+I\s+(?:just\s+)?(?:move|moved|relocate|relocated)\b"),
     (("home",), r"\b(?:what|which)\s+(?:city|town|country|place)\s+(?:do|did)\s+I\s+live\b"),
@@ -50,10 +54,14 @@ _EN = [
     (("job", "employer"), _WHAT_IS + r"(?:job|occupation|profession|role|line\s+of\s+work)\b"),
     (("job", "employer"), r"\bwhat\s+(?:kind\s+of\s+)?(?:job|work)\s+do\s+I\s+do\b"),
     (("job", "employer"), r"\bwhat\s+(?:do\s+I\s+work|am\s+I\s+working)\s+as\b"),
-    (("employer", "job"), r"\bwhere\s+(?:do\s+I\s+work|am\s+I\s+working)\b"),
+    (("employer", "job"), r"\bwhere\s+(?:do\s+I\s+" + _NOW + r"work|am\s+I\s+working)\b"),
+    (("employer", "job"), _KNOW_WHERE + r"work\b|\bwho(?:'s|\s+is)\s+my\s+employer\b"),
+    (("employer", "job"), _KNOW_MY + r"(?:employer|company)\b"),
+    (("job", "employer"), _KNOW_MY + r"(?:job|occupation|profession)\b"),
     (("employer", "job"), r"\bwho\s+do\s+I\s+work\s+for\b|" + _WHAT_IS + r"(?:company|employer)"),
     (("employer", "job"), r"\b(?:which|what)\s+(?:company|firm)\s+do\s+I\s+work\b"),
     (("email",), _WHAT_IS + r"(?:work\s+|personal\s+)?e-?mail\b|\bmy\s+e-?mail\s+address\b"),
+    (("email",), _KNOW_MY + r"e-?mail\b"),
     (("age",), r"\bhow\s+old\s+am\s+I\b|" + _WHAT_IS + r"age\b"),
     (("birthday", "birth"), r"\bwhen(?:'s|\s+is)\s+my\s+birthday\b|" + _WHAT_IS + r"birthday"),
     (("language",), r"\b(?:what|which)\s+languages?\s+do\s+I\s+speak\b"),
