@@ -115,9 +115,10 @@ GroundedMode = Literal["generate", "extractive"]
 """How an answer drawn from passages is made: the model writes it, or the best passage is quoted."""
 ChatMode = Literal["auto", GroundedMode]
 """The setting `chat.mode`: a grounded mode, or auto (quote for models too small to read)."""
-AnswerMode = Literal[GroundedMode, "fixed", "agent"]
-"""`Answer.mode`: a grounded mode, fixed (a reply decided without a passage or the model), or
-agent (tool steps, returned with the answer)."""
+AnswerMode = Literal[GroundedMode, "fixed", "agent", "memory"]
+"""`Answer.mode`: a grounded mode, fixed (a reply decided without a passage or the model), agent
+(tool steps, returned with the answer), or memory (a question about the user, answered from
+what they said before)."""
 
 
 class ChatSettings(Section):

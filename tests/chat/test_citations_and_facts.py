@@ -31,7 +31,8 @@ def test_first_person_facts_are_found_and_questions_skipped():
     text = "Hi! My name is Zorblat. I use Debian on my laptop. What is my name? I think so."
     assert extract_facts(text) == ["My name is Zorblat", "I use Debian on my laptop"]
     assert extract_facts("I'm a nurse from Lyon, and I love tea.") == [
-        "I'm a nurse from Lyon, and I love tea"
+        "I'm a nurse from Lyon",
+        "I love tea",
     ]
     assert extract_facts("How do I use apt?") == []
 

@@ -39,11 +39,16 @@ def test_unrelated_question_gets_the_profile_unknown_answer_without_the_model(bo
 
 def test_memory_is_recalled_in_a_later_conversation_of_the_same_user_only(bot):
     first = bot.ask("My name is Zorblat and I live in Lyon.", user="alice")
-    assert "My name is Zorblat and I live in Lyon" in [m.text for m in bot.memory.list("alice")]
+    texts = [m.text for m in bot.memory.list("alice")]
+    assert "My name is Zorblat" in texts and "I live in Lyon" in texts
     later = bot.prepare("What is my name?", user="alice")
     assert later.conversation_id != first.conversation_id
-    assert later.prompt is not None and "Zorblat" in later.prompt.text
+    assert later.mode == "memory" and "Zorblat" in (later.fixed_reply or "")
+    recalled = bot.prepare("Tell me about my name and the widget port.", user="alice")
+    assert recalled.prompt is not None and "Zorblat" in recalled.prompt.text
     other = bot.prepare("What is my name?", user="bob")
+    assert other.memories == [] and "Zorblat" not in (other.fixed_reply or "")
+    other = bot.prepare("Tell me about my name and the widget port.", user="bob")
     assert other.memories == []
     assert "Zorblat" not in (other.prompt.text if other.prompt else "")
 

@@ -82,6 +82,7 @@ ALL_MIGRATIONS = [
     ("conversations", "m001_conversations"),
     ("memory", "m001_memories"),
     ("memory", "m002_superseded_by"),
+    ("memory", "m003_slot"),
 ]
 DOCS = {
     "guide/install.md": [
@@ -180,9 +181,9 @@ def test_a_bot_made_before_migrations_keeps_every_row_and_gains_the_column(old_b
     try:
         assert [(a.namespace, a.name) for a in applied_migrations(store.db)] == ALL_MIGRATIONS
         columns = [r[1] for r in store.db.execute("PRAGMA table_info(memories)")]
-        assert columns[-1] == "superseded_by"
+        assert columns[-2:] == ["superseded_by", "slot"]
         after = _rows(old_bot)
-        after["memories"] = [r[:-1] for r in after["memories"] if r[-1] is None]
+        after["memories"] = [r[:-2] for r in after["memories"] if r[-2] is None]
         assert after == before
         # The rows are the bot's, usable as before: search, history, recall.
         assert [d.path for d in store.documents()] == ["guide/install.md", "notes/cuisine.md"]

@@ -101,13 +101,14 @@ class Answer:
     query: str = ""
     """The standalone query retrieval used (the question itself unless it was condensed)."""
     memories: list[str] = field(default_factory=list)
-    """Long-term memories recalled into the prompt."""
+    """Long-term memories recalled into the prompt, or restated by a memory answer."""
     prompt: BuiltPrompt | None = field(default=None, repr=False, compare=False)
     """The prompt the model saw (None when the model was not called); not in `to_dict`."""
     citations: list[Citation] = field(default_factory=list)
     """Every [n] of every sentence, checked against passage n."""
     mode: AnswerMode = "generate"
-    """How the text was made: generate (the model), extractive (quoted), fixed (no passage)."""
+    """How the text was made: generate (the model), extractive (quoted), fixed (no passage),
+    memory (a question about the user, answered from their memories)."""
 
     @property
     def cited(self) -> list[Source]:

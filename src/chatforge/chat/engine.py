@@ -8,8 +8,10 @@ lies within `chat.score_gap` of the best passage's); trim them to the sentences 
 token budget. Then the answer streams, each [n] is checked against passage n, and question,
 answer and newly stated facts are stored in one transaction. With nothing relevant, the
 profile's `unknown_answer` is given without calling the model; in extractive mode
-(`chat.mode`) the best passage is quoted instead of calling it. A turn stopped midway (Ctrl-C,
-a closed stream) stores the partial answer marked `interrupted`.
+(`chat.mode`) the best passage is quoted instead of calling it. A question about the user
+("what's my name?") is answered from their memories in every mode, with no passage (see
+:mod:`chatforge.chat.personal`). A turn stopped midway (Ctrl-C, a closed stream) stores the
+partial answer marked `interrupted`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from chatforge.chat.answer import Answer, Citation, Source
 from chatforge.chat.conversations import new_conversation_id
 from chatforge.chat.extractive import extractive_answer
-from chatforge.chat.facts import extract_facts, remember_request
+from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
 from chatforge.chat.passages import clean_sources, compress
+from chatforge.chat.personal import answer_from_memory, personal_question
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
 from chatforge.chat.stream import AnswerStream, elapsed_ms
@@ -46,8 +49,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatforge.chat")
 
-REMEMBERED = "Noted, I will remember that: {fact}."
-NOTED = "Noted: {facts}."
+REMEMBERED = {
+    "en": "Noted, I will remember that: {fact}.",
+    "fr": "C'est noté, je m'en souviendrai : {fact}.",
+}
+NOTED = {"en": "Noted: {facts}.", "fr": "C'est noté : {facts}."}
 GEN_OPTIONS = ("max_tokens", "temperature", "top_p", "seed", "stop")
 """The generation settings one answer may override."""
 
@@ -189,17 +195,23 @@ class ChatEngine:
         if mode == "generate":
             system_prompt = self.settings.chat.system_prompt
             check_room(self.llm, turn.question, system_prompt=system_prompt, max_tokens=max_tokens)
-        fact = remember_request(turn.question) if self.settings.memory.enabled else None
+        enabled = self.settings.memory.enabled
+        fact = remember_request(turn.question) if enabled else None
+        personal = personal_question(turn.question) if enabled and fact is None else None
         timings = {"condense_ms": 0.0, "retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": 0.0}
         query, sources, memories = turn.question, [], []
-        if fact is None:
-            with _timed(timings, "condense_ms"):
-                query = self.condense(turn)
-            with _timed(timings, "retrieve_ms"):
-                sources = self.retrieve(query, mode)
-            sources = self.trim(query, sources)
-            memories = self.recall(turn.user, query)
-        decision = self.decide(turn.question, query, mode, fact, sources, memories)
+        if personal is not None:
+            reply, memories = answer_from_memory(personal, turn.question, self.memory, turn.user)
+            decision = Decision("memory", reply, [])
+        else:
+            if fact is None:
+                with _timed(timings, "condense_ms"):
+                    query = self.condense(turn)
+                with _timed(timings, "retrieve_ms"):
+                    sources = self.retrieve(query, mode)
+                sources = self.trim(query, sources)
+                memories = self.recall(turn.user, query)
+            decision = self.decide(turn.question, query, mode, fact, sources, memories)
         prompt = None
         if decision.mode == "generate":
             prompt = self.build_prompt(turn, decision.sources, memories, max_tokens)
@@ -298,15 +310,18 @@ class ChatEngine:
     ) -> Decision:
         """How to answer: a fixed reply (a fact noted, nothing relevant), a quote, or the model.
 
-        With nothing relevant, facts the user stated are acknowledged instead of `unknown_answer`.
+        Facts the user stated are acknowledged when the message says nothing else, or when
+        nothing is relevant (instead of `unknown_answer`).
         """
         chat = self.settings.chat
         if fact is not None:
-            return Decision("fixed", REMEMBERED.format(fact=fact), [])
-        if not sources and not memories:
-            stated = extract_facts(question) if self.settings.memory.enabled else []
-            reply = NOTED.format(facts="; ".join(stated)) if stated else chat.unknown_answer
+            return Decision("fixed", REMEMBERED[language_of(question)].format(fact=fact), [])
+        stated = extract_facts(question) if self.settings.memory.enabled else []
+        if stated and (only_facts(question) or not (sources or memories)):
+            reply = NOTED[language_of(question)].format(facts="; ".join(stated))
             return Decision("fixed", reply, [])
+        if not sources and not memories:
+            return Decision("fixed", chat.unknown_answer, [])
         if mode == "extractive":
             if not sources:
                 return Decision("fixed", chat.unknown_answer, [])

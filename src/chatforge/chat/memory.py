@@ -7,24 +7,29 @@ one more thing to keep in sync. Kinds: `fact` (a first-person statement found by
 :mod:`chatforge.chat.facts`), `explicit` (a "remember that ..." request), `summary` (the model's
 summary of recent turns), `note` (added by hand).
 
-An edit supersedes rather than overwrites: the memory keeps its id and takes the new text, and
-the earlier text stays as a row whose `superseded_by` names it. Recall and lists use current
+A memory that says one thing a user has only one of (their name, where they live, their job)
+has that slot (see :mod:`chatforge.chat.facts`). An edit, or a newer memory of the same slot,
+supersedes rather than overwrites: the memory keeps its id and takes the new text, and the
+earlier text stays as a row whose `superseded_by` names it. Recall and lists use current
 memories only; `list(..., include_history=True)` shows the earlier versions too.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from chatforge.chat.facts import slot_of
 from chatforge.embed import Embedder
 from chatforge.errors import ChatforgeError
 from chatforge.store.migrations import execute_all, migration
 from chatforge.store.sqlite import SQLiteStore, now
+
+_CURRENT = "superseded_by IS NULL"
 
 
 @migration("memory")
@@ -52,9 +57,24 @@ def m002_superseded_by(db: sqlite3.Connection) -> None:
     )
 
 
+@migration("memory")
+def m003_slot(db: sqlite3.Connection) -> None:
+    """Memories get the slot they fill, read from their text. Where a user already has several
+    current memories of one slot, all stay current until the user states that slot again."""
+    execute_all(
+        db,
+        "ALTER TABLE memories ADD COLUMN slot TEXT",
+        "CREATE INDEX memories_slot ON memories(user_id, slot)",
+    )
+    rows = db.execute("SELECT id, text FROM memories WHERE kind != 'summary'").fetchall()
+    db.executemany(
+        "UPDATE memories SET slot = ? WHERE id = ?",
+        [(slot, i) for i, text in rows if (slot := slot_of(text))],
+    )
+
+
 KINDS = ("fact", "explicit", "summary", "note")
-_COLUMNS = "id, user_id, kind, text, conversation_id, created_at, updated_at, superseded_by"
-_CURRENT = "superseded_by IS NULL"
+_COLUMNS = "id, user_id, kind, text, conversation_id, created_at, updated_at, superseded_by, slot"
 
 
 @dataclass
@@ -68,12 +88,15 @@ class Memory:
     updated_at: str
     superseded_by: int | None = None
     """The memory that replaced this text, or None for a current memory."""
+    slot: str | None = None
+    """What the memory says about the user ("name", "home"...), or None for a free fact."""
     score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if self.superseded_by is None:
-            d.pop("superseded_by")
+        for key in ("superseded_by", "slot"):
+            if d[key] is None:
+                d.pop(key)
         if self.score is None:
             d.pop("score")
         else:
@@ -121,10 +144,11 @@ class MemoryStore:
         conversation_id: str | None,
         vector: np.ndarray | None = None,
     ) -> int:
-        """Write inside the caller's transaction; the same current text for the same user is
-        kept once.
+        """Write inside the caller's transaction; returns the memory's id.
 
-        `vector` is the text's embedding when the caller has it already (else it is computed).
+        The same current text for the same user is kept once; a text that fills a slot the user
+        already has a current memory of supersedes that memory (which keeps its id). `vector` is
+        the text's embedding when the caller has it already (else it is computed).
         """
         text = " ".join(text.split())
         if not text:
@@ -139,23 +163,42 @@ class MemoryStore:
         if row:
             db.execute("UPDATE memories SET updated_at = ? WHERE id = ?", (at, row[0]))
             return int(row[0])
+        slot = slot_of(text) if kind != "summary" else None
+        vec = np.asarray(vector if vector is not None else self._vector(text), dtype=np.float32)
+        older = self._current_ids(db, user, slot) if slot else []
+        if older:
+            self._supersede(
+                db, older[0], text, vec.tobytes(), kind=kind, conversation_id=conversation_id
+            )
+            db.executemany(  # several current memories of one slot, from before slots
+                "UPDATE memories SET superseded_by = ?, updated_at = ? WHERE id = ?",
+                [(older[0], at, i) for i in older[1:]],
+            )
+            return older[0]
         cur = db.execute(
             "INSERT INTO memories(user_id, kind, text, vec, model, conversation_id, created_at, "
-            "updated_at) VALUES(?,?,?,?,?,?,?,?)",
-            (
-                user,
-                kind,
-                text,
-                np.asarray(
-                    vector if vector is not None else self._vector(text), dtype=np.float32
-                ).tobytes(),
-                self.embedder.name,
-                conversation_id,
-                at,
-                at,
-            ),
+            "updated_at, slot) VALUES(?,?,?,?,?,?,?,?,?)",
+            (user, kind, text, vec.tobytes(), self.embedder.name, conversation_id, at, at, slot),
         )
         return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def _current_ids(db: sqlite3.Connection, user: str, slot: str) -> list[int]:
+        """The user's current memories of a slot, newest first."""
+        rows = db.execute(
+            f"SELECT id FROM memories WHERE user_id = ? AND slot = ? AND {_CURRENT} "
+            "ORDER BY updated_at DESC, id DESC",
+            (user, slot),
+        )
+        return [int(r[0]) for r in rows]
+
+    def current(self, user: str, slots: Sequence[str]) -> Memory | None:
+        """The user's newest current memory of the first of `slots` they have one of, or None."""
+        for slot in slots:
+            found = self._current_ids(self.db, user, slot)
+            if found:
+                return self.get(user, found[0])
+        return None
 
     def get(self, user: str, memory_id: int) -> Memory:
         row = self.db.execute(
@@ -242,20 +285,41 @@ class MemoryStore:
         if text == current.text:
             return current
         vec = np.asarray(self._vector(text), dtype=np.float32).tobytes()
-        at = now()
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO memories(user_id, kind, text, vec, model, conversation_id, "
-                "created_at, updated_at, superseded_by) SELECT user_id, kind, text, vec, model, "
-                "conversation_id, created_at, ?, id FROM memories WHERE id = ? AND user_id = ?",
-                (at, memory_id, user),
-            )
-            db.execute(
-                "UPDATE memories SET text = ?, vec = ?, model = ?, updated_at = ? "
-                "WHERE id = ? AND user_id = ?",
-                (text, vec, self.embedder.name, at, memory_id, user),
-            )
+            self._supersede(db, memory_id, text, vec)
         return self.get(user, memory_id)
+
+    def _supersede(
+        self,
+        db: sqlite3.Connection,
+        memory_id: int,
+        text: str,
+        vec: bytes,
+        **changes: str | None,
+    ) -> None:
+        """Keep the memory's current text as a history row, then give it `text` (and any other
+        `changes`: kind, conversation_id); its slot is read again from the new text."""
+        at = now()
+        db.execute(
+            "INSERT INTO memories(user_id, kind, text, vec, model, conversation_id, "
+            "created_at, updated_at, superseded_by, slot) SELECT user_id, kind, text, vec, model, "
+            "conversation_id, created_at, ?, id, slot FROM memories WHERE id = ?",
+            (at, memory_id),
+        )
+        kind = (
+            changes.get("kind")
+            or db.execute("SELECT kind FROM memories WHERE id = ?", (memory_id,)).fetchone()[0]
+        )
+        sets = {
+            "text": text,
+            "vec": vec,
+            "model": self.embedder.name,
+            "updated_at": at,
+            "slot": slot_of(text) if kind != "summary" else None,
+            **changes,
+        }
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        db.execute(f"UPDATE memories SET {assignments} WHERE id = ?", (*sets.values(), memory_id))
 
     def delete(self, user: str, memory_id: int) -> None:
         """Forget a memory, with the earlier texts it replaced."""

@@ -30,10 +30,16 @@ def memory_list(
     kind: Annotated[
         str | None, typer.Option(help="Only this kind: fact, explicit, summary or note.")
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option("--history", help="Also show what each memory replaced, marked superseded."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """List what the bot remembers about a user."""
-    _show_memories(open_bot(bot).memory.list(user, kind), json_out)
+    """List what the bot remembers about a user (the current facts; --history: the earlier ones
+    too)."""
+    memories = open_bot(bot).memory.list(user, kind, include_history=history)
+    _show_memories(memories, json_out, history=history)
 
 
 @memory_app.command("search")
@@ -85,16 +91,23 @@ def memory_delete(
     print_result(json_out, {"deleted": memory_id}, f"deleted memory {memory_id}")
 
 
-def _show_memories(memories: list[Memory], json_out: bool) -> None:
+def _show_memories(memories: list[Memory], json_out: bool, *, history: bool = False) -> None:
+    """A table of memories (with --history, a status column: current or superseded by which)."""
     if json_out:
         print_json([m.to_dict() for m in memories])
         return
     from rich.table import Table
 
-    table = Table("id", "kind", "text", "score", "updated", box=None)
+    columns = ["id", "kind", "slot", "text", "score", "updated"]
+    table = Table(*columns, *(["status"] if history else []), box=None)
     for m in memories:
         score = "" if m.score is None else f"{m.score:.3f}"
-        table.add_row(str(m.id), m.kind, m.text, score, m.updated_at)
+        row = [str(m.id), m.kind, m.slot or "", m.text, score, m.updated_at]
+        if history:
+            row.append("current" if m.superseded_by is None else f"superseded by {m.superseded_by}")
+        table.add_row(*row)
     console = new_console()
     console.print(table)
-    console.print(f"{len(memories)} memories")
+    current = sum(m.superseded_by is None for m in memories)
+    earlier = len(memories) - current
+    console.print(f"{current} memories" + (f", {earlier} superseded" if history else ""))
