@@ -111,6 +111,9 @@ class LLMSettings(Section):
     max_tokens: int = Field(384, ge=1, description="longest answer in tokens")
 
 
+REPLY_LANGUAGES = ("en", "fr")
+"""Languages a question is recognised in (chatforge.chat.facts.language_of) and answered in."""
+
 GroundedMode = Literal["generate", "extractive"]
 """How an answer drawn from passages is made: the model writes it, or the best passage is quoted."""
 ChatMode = Literal["auto", GroundedMode]
@@ -129,7 +132,12 @@ class ChatSettings(Section):
     )
     unknown_answer: str = Field(
         "I don't know: nothing in my documents answers that.",
-        description="the reply when no passage is relevant (the model is not called)",
+        description="the reply when no passage is relevant (the model is not called), for a "
+        "question in English or in a language without its own entry in unknown_answers",
+    )
+    unknown_answers: dict[str, str] = Field(
+        default_factory=lambda: {"fr": "Je ne sais pas : rien dans mes documents n'y répond."},
+        description="the same reply for questions in other languages, keyed by language (fr)",
     )
     history_turns: int = Field(
         6,
@@ -163,6 +171,23 @@ class ChatSettings(Section):
     passage_order: Literal["best_first", "best_last"] = Field(
         "best_last", description="best_last puts passage [1] next to the question"
     )
+
+    @field_validator("unknown_answers")
+    @classmethod
+    def _check_languages(cls, replies: dict[str, str]) -> dict[str, str]:
+        for language, reply in replies.items():
+            if language not in REPLY_LANGUAGES or language == "en":
+                raise ValueError(
+                    f"{language!r} is not a language key here; use fr (the English reply is "
+                    "chat.unknown_answer)"
+                )
+            if not reply.strip():
+                raise ValueError(f"the {language} reply is empty; write one or leave the key out")
+        return replies
+
+    def unknown_reply(self, language: str) -> str:
+        """The reply when no passage is relevant, in `language` ("en", "fr") when one is set."""
+        return self.unknown_answers.get(language) or self.unknown_answer
 
 
 class MemorySettings(Section):

@@ -19,6 +19,7 @@ PROFILES: dict[str, dict[str, Any]] = {
                 "cite each claim as [n], and say so when the passages do not cover the question."
             ),
             "unknown_answer": "I don't know: my documents don't cover that.",
+            "unknown_answers": {"fr": "Je ne sais pas : mes documents n'en parlent pas."},
         },
     },
     "teacher": {
@@ -33,6 +34,10 @@ PROFILES: dict[str, dict[str, Any]] = {
             "unknown_answer": (
                 "That isn't in the course material I have, so I can't teach it reliably."
             ),
+            "unknown_answers": {
+                "fr": "Ce n'est pas dans mes supports de cours, je ne peux donc pas "
+                "l'enseigner de façon fiable."
+            },
             "history_turns": 8,
         },
         "memory": {"recall_k": 4, "summarize_every": 4},
@@ -47,6 +52,9 @@ PROFILES: dict[str, dict[str, Any]] = {
                 "three sentences, reuse the FAQ's wording, and cite the entry as [n]."
             ),
             "unknown_answer": "Sorry, that question is not in our FAQ. Please contact support.",
+            "unknown_answers": {
+                "fr": "Désolé, cette question n'est pas dans notre FAQ. Contactez le support."
+            },
             "history_turns": 2,
             "min_score": 0.35,
         },
@@ -62,6 +70,7 @@ PROFILES: dict[str, dict[str, Any]] = {
                 "about the user."
             ),
             "unknown_answer": "I can't find that in your notes.",
+            "unknown_answers": {"fr": "Je ne trouve pas cela dans vos notes."},
             "history_turns": 8,
             "min_score": 0.2,
         },

@@ -109,6 +109,12 @@ class Answer:
     mode: AnswerMode = "generate"
     """How the text was made: generate (the model), extractive (quoted), fixed (no passage),
     memory (a question about the user, answered from their memories)."""
+    unsupported: list[str] = field(default_factory=list)
+    """Sentences of a generated answer that state something no passage supports: cited, but
+    by no passage that supports them, or uncited and supported by none the model saw."""
+    replaced: bool = False
+    """The model's text was unsupported throughout and `text` is the best passage's quote
+    instead (`mode` extractive); pieces streamed before the end were the model's."""
 
     @property
     def cited(self) -> list[Source]:
@@ -118,6 +124,16 @@ class Answer:
     def unsupported_citations(self) -> int:
         """Citations whose sentence their passage does not support (or that name no passage)."""
         return sum(not c.verified for c in self.citations)
+
+    @property
+    def support_note(self) -> str:
+        """A line for under the answer on what its passages do not back ("" when they do)."""
+        if self.replaced:
+            return "The model's answer was not supported by the documents: a passage is quoted."
+        if not self.unsupported:
+            return ""
+        quoted = " · ".join(f"“{s}”" for s in self.unsupported)
+        return f"⚠ Not supported by the passages ({len(self.unsupported)}): {quoted}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +149,8 @@ class Answer:
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "unsupported_citations": self.unsupported_citations,
+            "unsupported": list(self.unsupported),
+            "replaced": self.replaced,
         }
 
 
@@ -146,7 +164,12 @@ def cited_numbers(text: str) -> list[int]:
 
 
 def citation_pairs(text: str) -> list[tuple[int, str]]:
-    """(n, sentence with markers removed) for each [n] of each sentence, in order.
+    """(n, sentence with markers removed) for each [n] of each sentence, in order."""
+    return [(n, sentence) for sentence, ns in cited_sentences(text) for n in ns]
+
+
+def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Every sentence (markers removed) with the numbers it cites (none for an uncited one).
 
     Sentences end at . ! ? followed by a space, or at a line break, so file names and versions
     stay whole; markers that open a sentence ("... apt. [1] Then") belong to the one before.
@@ -165,10 +188,9 @@ def citation_pairs(text: str) -> list[tuple[int, str]]:
             numbers.append(cited_numbers(seg))
         elif sentences:
             numbers[-1].extend(cited_numbers(seg))
-    pairs: list[tuple[int, str]] = []
-    for sentence, ns in zip(sentences, numbers, strict=True):
-        pairs.extend((n, sentence) for n in dict.fromkeys(ns))
-    return pairs
+    return [
+        (sentence, list(dict.fromkeys(ns))) for sentence, ns in zip(sentences, numbers, strict=True)
+    ]
 
 
 def citing_sentences(text: str) -> dict[int, list[str]]:

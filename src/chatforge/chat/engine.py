@@ -5,13 +5,14 @@ conversation's history); condense a follow-up with that history into a standalon
 retrieve the passages whose cosine to the query reaches `chat.min_score` (and, for a prompt,
 lies within `chat.score_gap` of the best passage's); trim them to the sentences that matter
 (`chat.compress`); recall the user's memories; decide how to answer; build the prompt under the
-token budget. Then the answer streams, each [n] is checked against passage n, and question,
-answer and newly stated facts are stored in one transaction. With nothing relevant, the
-profile's `unknown_answer` is given without calling the model; in extractive mode
-(`chat.mode`) the best passage is quoted instead of calling it. A question about the user
-("what's my name?") is answered from their memories in every mode, with no passage (see
-:mod:`chatforge.chat.personal`). A turn stopped midway (Ctrl-C, a closed stream) stores the
-partial answer marked `interrupted`.
+token budget. Then the answer streams, each [n] is checked against passage n and each other
+claim against all the passages shown; an answer none of whose claims holds is replaced by the
+best passage's quote (mode extractive). Question, answer and newly stated facts are stored in
+one transaction. With nothing relevant, the profile's `unknown_answer` (in the question's
+language) is given without calling the model; in extractive mode (`chat.mode`) the best passage
+is quoted instead of calling it. A question about the user ("what's my name?") is answered from
+their memories in every mode, with no passage (see :mod:`chatforge.chat.personal`). A turn
+stopped midway (Ctrl-C, a closed stream) stores the partial answer marked `interrupted`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from chatforge.chat.answer import Answer, Citation, Source
+from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
-from chatforge.chat.extractive import extractive_answer
+from chatforge.chat.extractive import extractive_answer, passage_to_quote
 from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
 from chatforge.chat.passages import clean_sources, compress
 from chatforge.chat.personal import answer_from_memory, personal_question
@@ -32,7 +33,7 @@ from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.turn import Decision, PreparedTurn, Turn
-from chatforge.chat.verify import verify_citations
+from chatforge.chat.verify import SentenceCheck, check_answer
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import Generation, GenOptions
 from chatforge.models import BUILTIN_MODELS
@@ -313,43 +314,25 @@ class ChatEngine:
         Facts the user stated are acknowledged when the message says nothing else, or when
         nothing is relevant (instead of `unknown_answer`).
         """
-        chat = self.settings.chat
+        language = language_of(question)
+        unknown = self.settings.chat.unknown_reply(language)
         if fact is not None:
-            return Decision("fixed", REMEMBERED[language_of(question)].format(fact=fact), [])
+            return Decision("fixed", REMEMBERED[language].format(fact=fact), [])
         stated = extract_facts(question) if self.settings.memory.enabled else []
         if stated and (only_facts(question) or not (sources or memories)):
-            reply = NOTED[language_of(question)].format(facts="; ".join(stated))
-            return Decision("fixed", reply, [])
+            return Decision("fixed", NOTED[language].format(facts="; ".join(stated)), [])
         if not sources and not memories:
-            return Decision("fixed", chat.unknown_answer, [])
+            return Decision("fixed", unknown, [])
         if mode == "extractive":
             if not sources:
-                return Decision("fixed", chat.unknown_answer, [])
+                return Decision("fixed", unknown, [])
             quoted = _renumbered(self.passage_to_quote(query, sources), 1)
-            return Decision(
-                "extractive", extractive_answer([quoted]) or chat.unknown_answer, [quoted]
-            )
+            return Decision("extractive", extractive_answer([quoted]) or unknown, [quoted])
         return Decision("generate", None, sources)
 
     def passage_to_quote(self, query: str, sources: list[Source]) -> Source:
-        """The passage whose text and headings together are closest to the query.
-
-        A heading says what its passage answers (a FAQ's question, a manual's topic), so it
-        picks the right passage among close candidates more often than the fusion rank alone
-        (bench/answers.py: users' own wordings of FAQ questions). The passage's own heading
-        counts again on its own, beside the whole trail, which picks the labelled section more
-        often than the trail alone. Ties keep retrieval's order.
-        """
-        if len(sources) == 1:
-            return sources[0]
-        embedder = self.embedder
-        qvec = embedder.encode_query(query)
-        trails = [f"{s.hit.title} {s.hit.section}" for s in sources]
-        own = [s.hit.section.rsplit(" > ", 1)[-1] or s.hit.title for s in sources]
-        near = embedder.encode_recurring([*trails, *own]) @ qvec
-        n = len(sources)
-        scores = [s.relevance + near[i] + near[n + i] for i, s in enumerate(sources)]
-        return sources[max(range(n), key=scores.__getitem__)]
+        """The passage to quote (see `chatforge.chat.extractive.passage_to_quote`)."""
+        return sources[0] if len(sources) == 1 else passage_to_quote(query, sources, self.embedder)
 
     def build_prompt(
         self, turn: Turn, sources: list[Source], memories: list[str], max_tokens: int
@@ -380,7 +363,13 @@ class ChatEngine:
     ) -> Answer:
         """Check the citations, store the turn (unless not `save`), and make the Answer."""
         text = text.strip()
-        citations = self.verify(text, p.sources)
+        check = self.verify(text, p.sources, checked=p.mode == "generate")
+        mode, replaced = p.mode, False
+        quote = self.quote_instead(p, check) if not interrupted else ""
+        if quote:
+            log.debug("the model's answer, unsupported and replaced by a quote: %r", text)
+            text, mode, replaced = quote, "extractive", True
+            check = self.verify(text, p.sources, checked=False)
         usage = self.usage(p, text, generation)
         p.timings["total_ms"] = elapsed_ms(p.started)
         message_id = self.record(p, text, usage, interrupted=interrupted) if save else 0
@@ -395,17 +384,32 @@ class ChatEngine:
             query=p.query,
             memories=p.memories,
             prompt=p.prompt,
-            citations=citations,
-            mode=p.mode,
+            citations=check.citations,
+            mode=mode,
+            unsupported=check.unsupported,
+            replaced=replaced,
         )
 
-    def verify(self, text: str, sources: list[Source]) -> list[Citation]:
-        """Every [n] of the answer checked against passage n (marks the sources too)."""
-        citations = verify_citations(text, sources, self.embedder) if sources else []
-        unsupported = [c.n for c in citations if not c.verified]
-        if unsupported:
-            log.info("citations not supported by their passage: %s", unsupported)
-        return citations
+    def verify(self, text: str, sources: list[Source], *, checked: bool) -> SentenceCheck:
+        """Every [n] of the answer checked against passage n (marks the sources too) and, when
+        `checked` (a generated answer), every claim against the passages."""
+        check = check_answer(text, sources, self.embedder) if sources else SentenceCheck()
+        if not checked:
+            check.claims, check.unsupported = [], []
+        wrong = [c.n for c in check.citations if not c.verified]
+        if wrong or check.unsupported:
+            log.info(
+                "citations not supported: %s; unsupported sentences: %d",
+                wrong,
+                len(check.unsupported),
+            )
+        return check
+
+    def quote_instead(self, p: PreparedTurn, check: SentenceCheck) -> str:
+        """The best passage's quote when the model's claims are all unsupported, else ""."""
+        if not check.holds_nothing or not p.sources:
+            return ""
+        return extractive_answer([self.passage_to_quote(p.query, p.sources)])
 
     def usage(self, p: PreparedTurn, text: str, generation: Generation | None) -> dict[str, int]:
         """Tokens read and written: the model's own count, else counted (0 without a prompt)."""

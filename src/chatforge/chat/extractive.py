@@ -7,8 +7,13 @@ than anything the model writes, and it is instant and always grounded.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatforge.chat.answer import Source
 from chatforge.chat.passages import clean_units, join_units
+
+if TYPE_CHECKING:
+    from chatforge.embed import Embedder
 
 EXTRACT_WORDS = 70
 """Words quoted at most (whole sentences; the first sentence is always kept)."""
@@ -32,6 +37,24 @@ def extractive_answer(sources: list[Source], max_words: int = EXTRACT_WORDS) -> 
         return ""
     text = join_units(kept)
     return f"{text}\n[{best.n}]" if text.endswith("\n") or kept[-1].code else f"{text} [{best.n}]"
+
+
+def passage_to_quote(query: str, sources: list[Source], embedder: Embedder) -> Source:
+    """The passage whose text and headings together are closest to the query.
+
+    A heading says what its passage answers (a FAQ's question, a manual's topic), so it
+    picks the right passage among close candidates more often than the fusion rank alone
+    (bench/answers.py: users' own wordings of FAQ questions). The passage's own heading
+    counts again on its own, beside the whole trail, which picks the labelled section more
+    often than the trail alone. Ties keep retrieval's order.
+    """
+    qvec = embedder.encode_query(query)
+    trails = [f"{s.hit.title} {s.hit.section}" for s in sources]
+    own = [s.hit.section.rsplit(" > ", 1)[-1] or s.hit.title for s in sources]
+    near = embedder.encode_recurring([*trails, *own]) @ qvec
+    n = len(sources)
+    scores = [s.relevance + near[i] + near[n + i] for i, s in enumerate(sources)]
+    return sources[max(range(n), key=scores.__getitem__)]
 
 
 def _in_heading(sentence: str, heading: str) -> bool:

@@ -1,14 +1,15 @@
 """Prompt assembly under a token budget, with the model's own chat template.
 
-The prompt holds the profile's system prompt, recalled memories, recent turns, and the retrieved
-passages numbered [1]..[n] with their titles, then the question. Prompt plus answer
-(`max_tokens`) must fit the model's context window, counted with the model's own tokenizer, so
-parts are added by priority and whatever does not fit is left out: the best passage first, then
-the newest turn, the memories, the other passages by rank, and older turns newest first. The
-lowest-ranked passages and the oldest turns are thus the first to go. A best passage too long on
-its own is shortened; a question that cannot fit is refused with a clear message, so the model
-never sees an overflowing prompt. With `best_last` the passages are listed from the lowest rank
-up, so passage [1] sits right before the question, where a small model attends most.
+The prompt holds the profile's system prompt (and a line asking for an answer in the question's
+language), recalled memories, recent turns, and the retrieved passages numbered [1]..[n] with
+their titles, then the question. Prompt plus answer (`max_tokens`) must fit the model's context
+window, counted with the model's own tokenizer, so parts are added by priority and whatever does
+not fit is left out: the best passage first, then the newest turn, the memories, the other
+passages by rank, and older turns newest first. The lowest-ranked passages and the oldest turns
+are thus the first to go. A best passage too long on its own is shortened; a question that
+cannot fit is refused with a clear message, so the model never sees an overflowing prompt. With
+`best_last` the passages are listed from the lowest rank up, so passage [1] sits right before
+the question, where a small model attends most.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatforge.chat.answer import Source
+from chatforge.chat.facts import language_of
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import LLM, Message
 
 MIN_PASSAGE_CHARS = 80
+REPLY_IN = {
+    "en": "Answer in English, the language of the question.",
+    "fr": "Answer in French (réponds en français), the language of the question.",
+}
+"""The instruction line that follows the system prompt, by the question's language."""
 
 
 @dataclass
@@ -74,7 +81,7 @@ def _messages(
     history: Sequence[tuple[str, str]],
     best_last: bool = False,
 ) -> list[Message]:
-    system = system_prompt.strip()
+    system = f"{system_prompt.strip()}\n{REPLY_IN[language_of(question)]}"
     if memories:
         system += "\n\nWhat you remember about the user (in their own words):\n"
         system += "\n".join(f"- {m}" for m in memories)

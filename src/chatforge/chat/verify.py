@@ -1,4 +1,5 @@
-"""Citations that hold: each sentence carrying [n] is checked against passage n.
+"""Answers that hold: each sentence carrying [n] is checked against passage n, and each claim
+without one against every passage the model saw (the best one wins).
 
 Two signals, both cheap: the share of the sentence's content words that passage n contains
 (lexical support: a small model that answers from its context mostly reuses the passage's words)
@@ -10,10 +11,12 @@ passage before prompting cannot verify an answer that repeats it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chatforge.chat.answer import Citation, Source, citation_pairs, mark_citations
+from chatforge.chat.answer import Citation, Source, cited_sentences, mark_citations
 from chatforge.chat.passages import words
 
 if TYPE_CHECKING:
@@ -27,47 +30,111 @@ LEXICAL_WITH_SIMILARITY = 0.3
 """...by at least this share. MiniLM puts supported sentences at 0.5-0.8, unrelated under 0.3."""
 
 
+CLAIM_MIN_WORDS = 3
+"""Content words a sentence needs to state something worth checking."""
+_NO_CLAIM = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|you're welcome|bonjour|salut|merci|de rien)\b|"
+    r"\b(?:i )?(?:don't|do not|cannot|can't|could not|couldn't) (?:know|find|answer|help)\b|"
+    r"\b(?:does|do|did) not (?:contain|provide|mention|include|say|cover)\b|"
+    r"\bnot (?:covered|mentioned|included|provided|found|available)\b|"
+    r"\bno (?:information|mention|relevant)\b|\bunable to (?:answer|find)\b|"
+    r"\bje ne (?:le |l'|les )?(?:sais|trouve|connais|peux)\b|\bje n'(?:en )?(?:sais|ai|trouve)\b|"
+    r"\bne (?:le |l')?(?:disent|mentionnent|contiennent|couvrent|précisent|parlent) pas\b|"
+    r"\baucune (?:information|mention)\b|\bpas (?:d'information|mentionnée?s?)\b",
+    re.IGNORECASE,
+)
+"""Greetings, thanks and declines ("I don't know...", "je ne sais pas..."), in English and
+French: they state nothing a passage could support."""
+
+
+def carries_claim(sentence: str) -> bool:
+    """Whether a sentence states something a passage should support.
+
+    The rule: it has at least CLAIM_MIN_WORDS content words (stop words and fillers left out)
+    and is not a greeting, a thanks or a decline (`_NO_CLAIM`). "Sure!" or "I don't know: the
+    passages don't say." is not checked; "Run rm -rf / to free space." is.
+    """
+    return len(words(sentence)) >= CLAIM_MIN_WORDS and not _NO_CLAIM.search(sentence)
+
+
 def supported(overlap: float, similarity: float) -> bool:
     return overlap >= LEXICAL_MIN or (
         similarity >= SIMILARITY_MIN and overlap >= LEXICAL_WITH_SIMILARITY
     )
 
 
+@dataclass
+class SentenceCheck:
+    """What the check found: every [n] (`citations`), the claims made, and those unsupported."""
+
+    citations: list[Citation] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+    @property
+    def holds_nothing(self) -> bool:
+        """Whether the text makes claims and no passage supports any of them."""
+        return bool(self.claims) and len(self.unsupported) == len(self.claims)
+
+
 def verify_citations(text: str, sources: Sequence[Source], embedder: Embedder) -> list[Citation]:
-    """Check every [n] of `text`; set `cited` and `verified` on `sources` accordingly.
+    """Check every [n] of `text`; set `cited` and `verified` on `sources` (see `check_answer`)."""
+    return check_answer(text, sources, embedder).citations
+
+
+def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> SentenceCheck:
+    """Check every sentence of `text` against the passages; set `cited` and `verified` on them.
 
     A source is verified when every sentence citing it is supported; uncited sources get
-    `verified=None`, and a marker standing without any sentence verifies nothing.
+    `verified=None`, and a marker standing without any sentence verifies nothing. A sentence
+    that carries a claim (`carries_claim`) is unsupported when none of the passages it cites
+    supports it, or, citing none, when no passage the model saw does.
     """
-    pairs = citation_pairs(text)
+    sentences = cited_sentences(text)
     by_n = {s.n: s for s in sources}
     mark_citations(text, sources)
     for s in sources:
         s.verified = None
-    checkable = [(n, sentence) for n, sentence in pairs if n in by_n]
-    sims: dict[tuple[int, str], float] = {}
-    if checkable:
-        sentences = sorted({sentence for _, sentence in checkable})
-        numbers = sorted({n for n, _ in checkable})
-        svecs = embedder.encode(sentences)
-        pvecs = embedder.encode_recurring([by_n[n].shown for n in numbers])
-        row = {x: i for i, x in enumerate(sentences)}
-        col = {n: i for i, n in enumerate(numbers)}
-        sims = {(n, x): float(svecs[row[x]] @ pvecs[col[n]]) for n, x in checkable}
+    claims = [x for x, _ in sentences if carries_claim(x)]
+    checked = sorted({x for x, ns in sentences if ns} | set(claims))
+    scores = _scores(checked, sources, embedder) if checked and sources else {}
     citations: list[Citation] = []
-    for n, sentence in pairs:
-        source = by_n.get(n)
-        if source is None:
-            citations.append(Citation(n, sentence, False))
-            continue
-        mine = words(sentence)
-        overlap = len(mine & words(source.shown)) / len(mine) if mine else 0.0
-        similarity = sims[n, sentence]
-        ok = supported(overlap, similarity)
-        citations.append(Citation(n, sentence, ok, overlap, similarity))
-        source.verified = ok if source.verified is None else source.verified and ok
+    unsupported: list[str] = []
+    for sentence, ns in sentences:
+        backed = False
+        for n in ns:
+            source = by_n.get(n)
+            if source is None:
+                citations.append(Citation(n, sentence, False))
+                continue
+            overlap, similarity = scores[n, sentence]
+            ok = supported(overlap, similarity)
+            backed = backed or ok
+            citations.append(Citation(n, sentence, ok, overlap, similarity))
+            source.verified = ok if source.verified is None else source.verified and ok
+        if not ns and sentence in claims:
+            backed = any(supported(*scores[s.n, sentence]) for s in sources)
+        if sentence in claims and not backed:
+            unsupported.append(sentence)
     for s in sources:
         if s.cited and s.verified is None:
             s.verified = False
             citations.append(Citation(s.n, "", False))
-    return citations
+    return SentenceCheck(citations, claims, unsupported)
+
+
+def _scores(
+    sentences: list[str], sources: Sequence[Source], embedder: Embedder
+) -> dict[tuple[int, str], tuple[float, float]]:
+    """(passage n, sentence) -> (share of the sentence's content words in the passage, cosine)."""
+    svecs = embedder.encode(sentences)
+    pvecs = embedder.encode_recurring([s.shown for s in sources])
+    sims = svecs @ pvecs.T
+    out: dict[tuple[int, str], tuple[float, float]] = {}
+    for j, source in enumerate(sources):
+        theirs = words(source.shown)
+        for i, sentence in enumerate(sentences):
+            mine = words(sentence)
+            overlap = len(mine & theirs) / len(mine) if mine else 0.0
+            out[source.n, sentence] = (overlap, float(sims[i, j]))
+    return out

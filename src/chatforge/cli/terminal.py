@@ -44,6 +44,8 @@ def stream_answer(console: Console, stream: AnswerStream) -> Answer:
                     if isinstance(item, str):
                         text += item
                         view.update(_markdown(text))
+                    else:
+                        view.update(_markdown(item.text))  # a quote may replace the model's text
         else:
             for _ in stream:
                 pass
@@ -55,6 +57,8 @@ def stream_answer(console: Console, stream: AnswerStream) -> Answer:
             raise
         console.print("[dim](interrupted: the partial answer is kept)[/dim]")
     assert stream.answer is not None
+    if stream.answer.support_note:
+        console.print(stream.answer.support_note, style="yellow", markup=False, highlight=False)
     return stream.answer
 
 

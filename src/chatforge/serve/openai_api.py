@@ -135,7 +135,9 @@ class ChatCompletion(BaseModel):
     usage: Usage
     chatforge: dict[str, Any] = Field(
         description="sources (numbered passages, cited and verified), conversation_id, "
-        "message_id, timings, query"
+        "message_id, timings, query, interrupted, mode, unsupported (sentences no passage "
+        "supports), replaced (the model's answer held nothing: the content is the best "
+        "passage's quote, also given as `text`, for a stream to show instead of its deltas)"
     )
 
 
@@ -278,6 +280,10 @@ def _extension(answer: Answer, bot: Bot) -> dict[str, Any]:
         "timings": d["timings"],
         "query": d["query"],
         "interrupted": d["interrupted"],
+        "mode": d["mode"],
+        "unsupported": d["unsupported"],
+        "replaced": d["replaced"],
+        "text": d["text"] if answer.replaced else None,
     }
 
 

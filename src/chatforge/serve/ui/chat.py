@@ -1,8 +1,9 @@
 """The chat column and the conversation list beside it.
 
 Answers stream through the server's GenerationRunner (`app.state.runner`); each finished answer
-is shown with its numbered sources, and the conversation list and memories are refreshed, since
-the answer may have started a conversation or added a memory.
+replaces what streamed (it may be a quote instead of the model's words) and is shown with its
+numbered sources and a note on any sentence no passage supports, and the conversation list and
+memories are refreshed, since the answer may have started a conversation or added a memory.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ class ChatPanel:
         async with aclosing(stream):
             async for item in stream:
                 if isinstance(item, Answer):
-                    note = "(interrupted)" if item.interrupted else ""
+                    interrupted = "(interrupted) " if item.interrupted else ""
+                    note = interrupted + item.support_note
                     sources = shown_sources(self.ui, [s.to_dict() for s in item.sources])
                     history[-1]["content"] = render_answer(item.text, sources, note)
                     conv_id = item.conversation_id
