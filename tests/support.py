@@ -108,3 +108,33 @@ def build_bot(root: Path, docs: dict[str, str], embedder: object, profile: str =
         bot.ingest(["."])
     bot.close()
     return root / "bot"
+
+
+def scripted_llm(real: object, reply: str) -> object:
+    """A chat model that writes `reply` whatever it is asked, tokenized and templated like `real`.
+
+    For tests of what the engine does with one exact answer (an uncited destructive command, an
+    answer no passage supports): no real model can be made to write it on demand. Everything
+    else in the turn (retrieval, prompt budget, checks, storage) stays real. `seen` keeps the
+    messages of the last call.
+    """
+    from chatforge.llm.base import LLM, Generation
+
+    class ScriptedLLM(LLM):
+        name = f"scripted:{real.name}"
+        context_window = real.context_window
+        seen: list = []
+
+        def count_tokens(self, text):
+            return real.count_tokens(text)
+
+        def format_chat(self, messages):
+            return real.format_chat(messages)
+
+        def _generate(self, messages, options):
+            self.seen = list(messages)
+            pieces = [w + " " for w in reply.split(" ")]
+            yield from pieces
+            return Generation(reply, self.count_chat_tokens(messages), len(pieces), "stop")
+
+    return ScriptedLLM()

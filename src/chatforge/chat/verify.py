@@ -50,10 +50,13 @@ French: they state nothing a passage could support."""
 def carries_claim(sentence: str) -> bool:
     """Whether a sentence states something a passage should support.
 
-    The rule: it has at least CLAIM_MIN_WORDS content words (stop words and fillers left out)
-    and is not a greeting, a thanks or a decline (`_NO_CLAIM`). "Sure!" or "I don't know: the
-    passages don't say." is not checked; "Run rm -rf / to free space." is.
+    The rule: it has at least CLAIM_MIN_WORDS content words (stop words and fillers left out),
+    is not a question (ends in "?") and is not a greeting, a thanks or a decline
+    (`_NO_CLAIM`). "Sure!" or "I don't know: the passages don't say." is not checked; "Run
+    rm -rf / to free space." is.
     """
+    if sentence.rstrip().endswith("?"):
+        return False
     return len(words(sentence)) >= CLAIM_MIN_WORDS and not _NO_CLAIM.search(sentence)
 
 
@@ -88,7 +91,8 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
     A source is verified when every sentence citing it is supported; uncited sources get
     `verified=None`, and a marker standing without any sentence verifies nothing. A sentence
     that carries a claim (`carries_claim`) is unsupported when none of the passages it cites
-    supports it, or, citing none, when no passage the model saw does.
+    supports it, or, citing none (a marker naming no passage counts as none), when no passage
+    the model saw does.
     """
     sentences = cited_sentences(text)
     by_n = {s.n: s for s in sources}
@@ -112,7 +116,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
             backed = backed or ok
             citations.append(Citation(n, sentence, ok, overlap, similarity))
             source.verified = ok if source.verified is None else source.verified and ok
-        if not ns and sentence in claims:
+        if sentence in claims and not any(n in by_n for n in ns):
             backed = any(supported(*scores[s.n, sentence]) for s in sources)
         if sentence in claims and not backed:
             unsupported.append(sentence)
