@@ -82,3 +82,35 @@ def test_bot_folder_resolution(tmp_path, monkeypatch):
     monkeypatch.chdir(a)
     assert find_bot_dir(None).resolve() == a.resolve()  # the current folder wins over the env
     assert find_bot_dir(b) == b  # --bot wins over both
+
+
+def test_a_bot_yaml_from_before_unknown_answers_still_loads(tmp_path):
+    bot = Bot.init(tmp_path / "b", "faq")
+    path = bot.folder / "chatforge.yaml"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(x for x in lines if "unknown_answers" not in x) + "\n")
+    chat = Settings.load(bot.folder).chat
+    assert chat.unknown_answer.startswith("Sorry, that question is not in our FAQ")
+    assert chat.unknown_reply("fr").startswith("Je ne sais pas")
+
+
+@pytest.mark.parametrize("key", ["de", "en"])
+def test_an_unknown_answer_in_an_unknown_language_is_refused(tmp_path, key):
+    bot = Bot.init(tmp_path / "b")
+    path = bot.folder / "chatforge.yaml"
+    path.write_text(
+        path.read_text().replace("  unknown_answers: {fr:", f"  unknown_answers: {{{key}:")
+    )
+    with pytest.raises(ConfigError) as e:
+        Settings.load(bot.folder)
+    message = str(e.value)
+    assert "chat.unknown_answers" in message and f"'{key}'" in message and "use fr" in message
+    assert "\n" not in message
+
+
+def test_the_french_unknown_answer_from_the_environment(tmp_path, monkeypatch):
+    bot = Bot.init(tmp_path / "b", "personal")
+    monkeypatch.setenv("CHATFORGE_CHAT__UNKNOWN_ANSWERS__FR", "Pas dans vos notes.")
+    chat = Settings.load(bot.folder).chat
+    assert chat.unknown_reply("fr") == "Pas dans vos notes."
+    assert chat.unknown_reply("en") == "I can't find that in your notes."
