@@ -6,6 +6,7 @@ import httpx
 import openai
 import pytest
 from servesupport import LiveServer
+from support import scripted_llm
 
 QUESTION = "How do I install the widget on Debian?"
 
@@ -69,6 +70,58 @@ def test_streaming_sends_openai_chunks_then_usage_then_done(client, live):
         events = [line for line in r.iter_lines() if line]
     assert events[0].startswith('data: {"id": "chatcmpl-')
     assert events[-1] == "data: [DONE]"
+
+
+@pytest.fixture
+def scripted_server(serve_bot_dir, embedder, serve_llm):
+    """A live server whose model writes a given reply (see `scripted_llm` for why)."""
+    from chatforge.bot import Bot
+
+    opened: list = []
+
+    def start(reply: str):
+        bot = Bot(serve_bot_dir, embedder=embedder, llm=scripted_llm(serve_llm, reply))
+        bot.settings.chat.mode = "generate"
+        bot.settings.memory.summarize_every = 0
+        opened.append((bot, LiveServer(bot)))
+        return openai.OpenAI(base_url=opened[-1][1].url + "/v1", api_key="x", max_retries=0), bot
+
+    yield start
+    for bot, live in opened:
+        live.stop()
+        bot.close()
+
+
+def test_an_uncited_claim_no_passage_supports_is_listed_in_the_extra_field(scripted_server):
+    """Scripted: the answer must carry an uncited destructive command."""
+    reply = "Run `apt install widget` to install it on Debian [1]. Then run `rm -rf ~` first."
+    client, _ = scripted_server(reply)
+    answer = client.chat.completions.create(
+        model="default", messages=[{"role": "user", "content": QUESTION}]
+    )
+    extra = answer.model_extra["chatforge"]
+    assert answer.choices[0].message.content == reply
+    assert extra["unsupported"] == ["Then run `rm -rf ~` first."]
+    assert (extra["mode"], extra["replaced"], extra["text"]) == ("generate", False, None)
+
+
+def test_a_streamed_answer_that_holds_nothing_ends_with_the_quote_to_show(scripted_server):
+    """Scripted: the answer must be one no passage supports (the real model is not steerable)."""
+    reply = "Zebras love chocolate [1]. Penguins fly south every winter."
+    client, bot = scripted_server(reply)
+    chunks = list(
+        client.chat.completions.create(
+            model="default", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    extra = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+    extra = extra.model_extra["chatforge"]
+    assert streamed.strip() == reply
+    assert extra["replaced"] is True and extra["mode"] == "extractive"
+    assert "apt install widget" in extra["text"] and "Zebras" not in extra["text"]
+    stored = bot.conversations.messages(extra["conversation_id"], "local")
+    assert stored[-1].text == extra["text"]
 
 
 def test_history_from_messages_and_generation_options(client, api_bot):
