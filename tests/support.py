@@ -110,15 +110,19 @@ def build_bot(root: Path, docs: dict[str, str], embedder: object, profile: str =
     return root / "bot"
 
 
-def scripted_llm(real: object, reply: str) -> object:
+def scripted_llm(real: object, reply: str | list[str]) -> object:
     """A chat model that writes `reply` whatever it is asked, tokenized and templated like `real`.
 
     For tests of what the engine does with one exact answer (an uncited destructive command, an
     answer no passage supports): no real model can be made to write it on demand. Everything
-    else in the turn (retrieval, prompt budget, checks, storage) stays real. `seen` keeps the
-    messages of the last call.
+    else in the turn (retrieval, prompt budget, checks, storage) stays real. A list of replies
+    is written one per call, in turn; `seen` keeps the messages of the last call.
     """
+    import itertools
+
     from chatforge.llm.base import LLM, Generation
+
+    replies = itertools.cycle([reply] if isinstance(reply, str) else reply)
 
     class ScriptedLLM(LLM):
         name = f"scripted:{real.name}"
@@ -133,8 +137,9 @@ def scripted_llm(real: object, reply: str) -> object:
 
         def _generate(self, messages, options):
             self.seen = list(messages)
-            pieces = [w + " " for w in reply.split(" ")]
+            text = next(replies)
+            pieces = [w + " " for w in text.split(" ")]
             yield from pieces
-            return Generation(reply, self.count_chat_tokens(messages), len(pieces), "stop")
+            return Generation(text, self.count_chat_tokens(messages), len(pieces), "stop")
 
     return ScriptedLLM()

@@ -278,6 +278,52 @@ def test_hostile_answer_and_passage_render_inert(page, ui_bot):
     shot(page, "06-hostile-inert")
 
 
+def test_unsupported_sentences_are_noted_and_a_quote_replaces_an_answer_that_holds_nothing(
+    browser, serve_bot_dir, tmp_path, embedder, serve_llm, live_server
+):
+    """Scripted: the model must write an uncited destructive command, then an answer no passage
+    supports; the 135M model cannot be made to. The page and server are real."""
+    from support import scripted_llm
+
+    from chatforge.bot import Bot
+
+    replies = [
+        "To install it, run `apt install widget` on Debian [1]. "
+        "Afterwards run `sudo rm -rf /` to clean up everything.",
+        "Zebras love chocolate [1]. Penguins fly south every single winter.",
+    ]
+    shutil.copytree(serve_bot_dir, tmp_path / "bot")
+    bot = Bot(tmp_path / "bot", embedder=embedder, llm=scripted_llm(serve_llm, replies))
+    bot.settings.chat.mode = "generate"
+    bot.settings.chat.condense = False  # each reply answers a question, none rewrites one
+    bot.settings.memory.summarize_every = 0
+    live = live_server(bot, ui=True)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(90_000)
+        pg.goto(live.url)
+        pg.wait_for_selector("#cf-whoami :text('user local')")
+        ask(pg, "How do I install the widget on Debian?")
+        wait_answered(pg)
+        note = last_bot_message(pg).locator(".cf-note").inner_text()
+        assert "Not supported by the passages (1)" in note and "sudo rm -rf /" in note
+        ask(pg, "How do I install the widget on Debian?")
+        pg.wait_for_function(
+            "() => document.querySelectorAll('#cf-chat .message.bot').length === 2"
+        )
+        wait_answered(pg)
+        answer = last_bot_message(pg)
+        assert "apt install widget" in answer.locator(".cf-answer").inner_text()
+        assert "Zebras" not in answer.inner_text()
+        assert "a passage is quoted" in answer.locator(".cf-note").inner_text()
+        shot(pg, "07-unsupported-noted")
+    finally:
+        context.close()
+        live.stop()
+        bot.close()
+
+
 def test_resume_and_delete_a_conversation(page, ui_bot):
     conversations = ui_bot.conversations.list("local")
     first = next(c for c in conversations if c.title.startswith("How do I install"))
