@@ -7,6 +7,7 @@ The app is served by uvicorn on a loopback port over a private copy of the share
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -90,6 +91,19 @@ def page(browser, server):
     pg.wait_for_selector("#cf-whoami :text('user local')")
     yield pg
     context.close()
+
+
+@contextlib.contextmanager
+def new_page(browser, url: str):
+    """A page of its own on `url` (another server than the module's), closed after."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(90_000)
+        pg.goto(url)
+        yield pg
+    finally:
+        context.close()
 
 
 def shot(page, name: str) -> None:
@@ -298,28 +312,24 @@ def test_unsupported_sentences_are_noted_and_a_quote_replaces_an_answer_that_hol
     bot.settings.chat.condense = False  # each reply answers a question, none rewrites one
     bot.settings.memory.summarize_every = 0
     live = live_server(bot, ui=True)
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        pg = context.new_page()
-        pg.set_default_timeout(90_000)
-        pg.goto(live.url)
-        pg.wait_for_selector("#cf-whoami :text('user local')")
-        ask(pg, "How do I install the widget on Debian?")
-        wait_answered(pg)
-        note = last_bot_message(pg).locator(".cf-note").inner_text()
-        assert "Not supported by the passages (1)" in note and "sudo rm -rf /" in note
-        ask(pg, "How do I install the widget on Debian?")
-        pg.wait_for_function(
-            "() => document.querySelectorAll('#cf-chat .message.bot').length === 2"
-        )
-        wait_answered(pg)
-        answer = last_bot_message(pg)
-        assert "apt install widget" in answer.locator(".cf-answer").inner_text()
-        assert "Zebras" not in answer.inner_text()
-        assert "a passage is quoted" in answer.locator(".cf-note").inner_text()
-        shot(pg, "07-unsupported-noted")
+        with new_page(browser, live.url) as pg:
+            pg.wait_for_selector("#cf-whoami :text('user local')")
+            ask(pg, "How do I install the widget on Debian?")
+            wait_answered(pg)
+            note = last_bot_message(pg).locator(".cf-note").inner_text()
+            assert "Not supported by the passages (1)" in note and "sudo rm -rf /" in note
+            ask(pg, "How do I install the widget on Debian?")
+            pg.wait_for_function(
+                "() => document.querySelectorAll('#cf-chat .message.bot').length === 2"
+            )
+            wait_answered(pg)
+            answer = last_bot_message(pg)
+            assert "apt install widget" in answer.locator(".cf-answer").inner_text()
+            assert "Zebras" not in answer.inner_text()
+            assert "a passage is quoted" in answer.locator(".cf-note").inner_text()
+            shot(pg, "07-unsupported-noted")
     finally:
-        context.close()
         live.stop()
         bot.close()
 
@@ -372,25 +382,21 @@ def test_with_api_keys_the_page_asks_for_a_key_and_uses_its_user(browser, ui_bot
         "root-key-0123456789abcdef:root:admin",
     ]
     live = live_server(ui_bot, ui=True)
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        pg = context.new_page()
-        pg.set_default_timeout(90_000)
-        pg.goto(live.url)
-        pg.wait_for_selector("#cf-login input[type=password]")
-        assert not pg.locator("#cf-question").is_visible()
-        pg.fill("#cf-login input[type=password]", "wrong-key")
-        pg.click("text=Sign in")
-        pg.wait_for_selector("#cf-login :text('not valid')")
-        pg.fill("#cf-login input[type=password]", "alice-key-0123456789")
-        pg.click("text=Sign in")
-        pg.wait_for_selector("#cf-whoami :text('alice')")
-        assert pg.locator("#cf-question").is_visible()
-        assert pg.locator("#cf-conv-list label").count() == 0, "alice sees no one else's chats"
-        assert not pg.locator("#cf-upload").is_visible(), "only admin keys add documents"
-        assert "guide/install.md" in pg.locator("#cf-docs").inner_text()
-        shot(pg, "09-signed-in")
+        with new_page(browser, live.url) as pg:
+            pg.wait_for_selector("#cf-login input[type=password]")
+            assert not pg.locator("#cf-question").is_visible()
+            pg.fill("#cf-login input[type=password]", "wrong-key")
+            pg.click("text=Sign in")
+            pg.wait_for_selector("#cf-login :text('not valid')")
+            pg.fill("#cf-login input[type=password]", "alice-key-0123456789")
+            pg.click("text=Sign in")
+            pg.wait_for_selector("#cf-whoami :text('alice')")
+            assert pg.locator("#cf-question").is_visible()
+            assert pg.locator("#cf-conv-list label").count() == 0, "alice sees no one else's chats"
+            assert not pg.locator("#cf-upload").is_visible(), "only admin keys add documents"
+            assert "guide/install.md" in pg.locator("#cf-docs").inner_text()
+            shot(pg, "09-signed-in")
     finally:
-        context.close()
         live.stop()
         ui_bot.settings.server.api_keys = []

@@ -361,7 +361,8 @@ class ChatEngine:
         interrupted: bool,
         save: bool = True,
     ) -> Answer:
-        """Check the citations, store the turn (unless not `save`), and make the Answer."""
+        """Check every sentence, quote the best passage instead of a finished answer that holds
+        nothing, store the turn (unless not `save`), and make the Answer."""
         text = text.strip()
         check = self.verify(text, p.sources, checked=p.mode == "generate")
         mode, replaced = p.mode, False
