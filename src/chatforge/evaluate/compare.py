@@ -144,19 +144,13 @@ def answer(
     from chatforge.llm import GenOptions, open_llm
 
     llm = open_llm(setup.model, n_ctx=2048)
-    options = GenOptions(max_tokens=max_tokens, temperature=0.0, seed=0)
+    greedy = {"max_tokens": max_tokens, "temperature": 0.0, "seed": 0}
+    options = GenOptions(**greedy)
     rag = _rag_bot(bot, setup, llm) if setup.rag and bot is not None else None
     for qa in questions:
         t0 = time.perf_counter()
         if rag is not None:
-            got = rag.ask(
-                qa.question,
-                user=EVAL_USER,
-                save=False,
-                max_tokens=max_tokens,
-                temperature=0.0,
-                seed=0,
-            )
+            got = rag.ask(qa.question, user=EVAL_USER, save=False, **greedy)
             text, tokens = got.text, got.usage["completion_tokens"]
         else:
             gen = llm.generate(_prompted(setup, qa.question, examples), options)
