@@ -42,7 +42,8 @@ def test_prompt_plus_answer_never_exceeds_the_window(tiny_llm, max_tokens):
     # Old turns go first: whatever history is kept is the most recent.
     assert built.history == history[len(history) - len(built.history) :]
     assert built.text == tiny_llm.format_chat(built.messages)
-    assert "[1] Title 0" in built.text and "How do the facts relate?" in built.text
+    assert "[1] fact0_0" in built.text and "(from: Title 0)" in built.text
+    assert "How do the facts relate?" in built.text
 
 
 def test_a_passage_longer_than_the_window_is_shortened(tiny_llm):

@@ -27,11 +27,12 @@ from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
 from chatforge.chat.extractive import extractive_answer, passage_to_quote
 from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
-from chatforge.chat.passages import clean_sources, compress
+from chatforge.chat.passages import clean_sources, compress, drop_headings
 from chatforge.chat.personal import answer_from_memory, personal_question
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
 from chatforge.chat.stream import AnswerStream, elapsed_ms
+from chatforge.chat.tidy import cite, tidy
 from chatforge.chat.turn import Decision, PreparedTurn, Turn
 from chatforge.chat.verify import SentenceCheck, check_answer
 from chatforge.errors import ChatforgeError
@@ -210,7 +211,7 @@ class ChatEngine:
                     query = self.condense(turn)
                 with _timed(timings, "retrieve_ms"):
                     sources = self.retrieve(query, mode)
-                sources = self.trim(query, sources)
+                sources = self.trim(query, sources, mode)
                 memories = self.recall(turn.user, query)
             decision = self.decide(turn.question, query, mode, fact, sources, memories)
         prompt = None
@@ -281,14 +282,17 @@ class ChatEngine:
         floor = self.settings.chat.min_score
         return [Source(0, h, float(s)) for h, s in zip(hits, scores, strict=True) if s >= floor]
 
-    def trim(self, query: str, sources: list[Source]) -> list[Source]:
+    def trim(self, query: str, sources: list[Source], mode: GroundedMode) -> list[Source]:
         """The passages cleaned and, with `chat.compress`, cut to the sentences that matter for
-        the query; a passage left empty is dropped."""
+        the query; for a prompt, without the sentences that only repeat their headings. A
+        passage left empty is dropped."""
         if sources and self.settings.chat.compress:
             embedder = self.embedder
             compress(query, embedder.encode_query(query), sources, embedder)
         elif sources:
             clean_sources(sources)
+        if mode == "generate":
+            drop_headings(sources)
         return [s for s in sources if s.shown.strip()]
 
     def recall(self, user: str, query: str) -> list[str]:
@@ -361,10 +365,17 @@ class ChatEngine:
         interrupted: bool,
         save: bool = True,
     ) -> Answer:
-        """Check every sentence, quote the best passage instead of a finished answer that holds
-        nothing, store the turn (unless not `save`), and make the Answer."""
+        """Tidy a generated answer (see `chatforge.chat.tidy`), check every sentence and cite
+        the uncited ones that hold, quote the best passage instead of a finished answer that
+        holds nothing, store the turn (unless not `save`), and make the Answer."""
         text = text.strip()
-        check = self.verify(text, p.sources, checked=p.mode == "generate")
+        generated = p.mode == "generate"
+        if generated:
+            text = tidy(text, p.sources)
+        check = self.verify(text, p.sources, checked=generated)
+        if generated and check.attributions:
+            text = cite(text, check.attributions)
+            check = self.verify(text, p.sources, checked=True)
         mode, replaced = p.mode, False
         quote = self.quote_instead(p, check) if not interrupted else ""
         if quote:

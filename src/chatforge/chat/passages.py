@@ -39,6 +39,8 @@ _INJECTION = re.compile(
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?$")
+_NUMBERING = re.compile(r"^(?:chapter|chapitre|section)?\s*\d+(?:\.\d+)*\.?\s*", re.IGNORECASE)
+_TRAILING_NUMBER = re.compile(r"\s+\d+(?:\.\d+)+\.?$")
 _WORD = re.compile(r"[a-z0-9]+(?:[._+-][a-z0-9]+)*")
 FILLER = frozenset(
     "get got use used using one way want need make like please tell know thing things".split()
@@ -150,6 +152,47 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
+
+
+def headings(source: Source) -> list[str]:
+    """The headings a passage is shown under: its title and each level of its section."""
+    hit = source.hit
+    parts = [hit.title, *(hit.section.split(" > ") if hit.section else [])]
+    return [p for p in (_plain(x) for x in parts) if p]
+
+
+def _plain(text: str) -> str:
+    """Lower case, no numbering at either end, single spaces, no end punctuation."""
+    text = " ".join(text.lower().split()).strip(" .:?!")
+    text = _NUMBERING.sub("", text)
+    return _TRAILING_NUMBER.sub("", text).strip(" .:?!")
+
+
+def is_heading(sentence: str, heads: set[str]) -> bool:
+    """Whether a sentence only repeats headings: a bare number ("3.2.3."), a heading, a run of
+    them ("Customizing your system 11.1."), or a sentence of a heading (a FAQ question often
+    has two)."""
+    plain = _plain(sentence)
+    if not plain:
+        return bool(sentence.strip())
+    if plain in heads:
+        return True
+    if len(plain.split()) >= 3 and any(plain in h for h in heads):
+        return True
+    return any(plain.startswith(h) and _plain(plain[len(h) :]) in heads for h in heads)
+
+
+def drop_headings(sources: Sequence[Source]) -> None:
+    """Remove from each source's `text` the sentences that only repeat one of its headings.
+
+    A chunk often opens with its chapter and section titles; shown to a model under its
+    heading anyway, they are what a small model copies instead of the answer.
+    """
+    for src in sources:
+        heads = set(headings(src))
+        units = [u for u in clean_units(src.shown) if u.code or not is_heading(u.text, heads)]
+        if units:
+            src.text = join_units(units)
 
 
 def clean(text: str) -> str:

@@ -14,6 +14,7 @@ the question, where a small model attends most.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,12 @@ REPLY_IN = {
     "fr": "Answer in French (réponds en français), the language of the question.",
 }
 """The instruction line that follows the system prompt, by the question's language."""
+ANSWER_RULES = (
+    "Answer the question directly in one to three sentences, reusing the passages' own words. "
+    "End each sentence with the number of the passage it comes from, like [1]."
+)
+"""How to answer from passages, added after the profile's system prompt when there are any."""
+_NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s*")
 
 
 @dataclass
@@ -62,15 +69,18 @@ class BuiltPrompt:
 
 
 def format_passage(source: Source, text: str | None = None) -> str:
+    """Passage n as the model reads it: its marker and text, then the heading it comes from.
+
+    The text comes first, so a model that copies from the passage copies its words rather than
+    its heading; the heading (the passage's own section, without numbering) still says what
+    the passage is about.
+    """
     hit = source.hit
-    heading = hit.title or hit.source
-    if hit.section and hit.section.startswith(heading):
-        heading = hit.section
-    elif hit.section:
-        heading += f" › {hit.section}"
+    heading = hit.section.rsplit(" > ", 1)[-1] if hit.section else ""
+    heading = _NUMBERING.sub("", heading) or hit.title or hit.source
     raw = source.shown if text is None else text
     body = "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
-    return f"[{source.n}] {heading}\n{body}"
+    return f"[{source.n}] {body}\n(from: {heading})"
 
 
 def _messages(
@@ -82,6 +92,8 @@ def _messages(
     best_last: bool = False,
 ) -> list[Message]:
     system = f"{system_prompt.strip()}\n{REPLY_IN[language_of(question)]}"
+    if passages:
+        system += f"\n{ANSWER_RULES}"
     if memories:
         system += "\n\nWhat you remember about the user (in their own words):\n"
         system += "\n".join(f"- {m}" for m in memories)

@@ -73,6 +73,9 @@ class SentenceCheck:
     citations: list[Citation] = field(default_factory=list)
     claims: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    attributions: dict[str, int] = field(default_factory=dict)
+    """Each claim that cites no passage holding it, but that one of them holds -> the passage
+    that holds it best (see `chatforge.chat.tidy.cite`)."""
 
     @property
     def holds_nothing(self) -> bool:
@@ -104,6 +107,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
     scores = _scores(checked, sources, embedder) if checked and sources else {}
     citations: list[Citation] = []
     unsupported: list[str] = []
+    attributions: dict[str, int] = {}
     for sentence, ns in sentences:
         backed = False
         for n in ns:
@@ -116,15 +120,20 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
             backed = backed or ok
             citations.append(Citation(n, sentence, ok, overlap, similarity))
             source.verified = ok if source.verified is None else source.verified and ok
-        if sentence in claims and not any(n in by_n for n in ns):
-            backed = any(supported(*scores[s.n, sentence]) for s in sources)
+        if sentence in claims and not backed:
+            backing = [s for s in sources if supported(*scores[s.n, sentence])]
+            if backing and not any(n in by_n for n in ns):
+                backed = True
+            if backing:
+                best = max(backing, key=lambda s: scores[s.n, sentence])
+                attributions[sentence] = best.n
         if sentence in claims and not backed:
             unsupported.append(sentence)
     for s in sources:
         if s.cited and s.verified is None:
             s.verified = False
             citations.append(Citation(s.n, "", False))
-    return SentenceCheck(citations, claims, unsupported)
+    return SentenceCheck(citations, claims, unsupported, attributions)
 
 
 def _scores(

@@ -1,0 +1,103 @@
+"""A small model's answer without what it echoed from its prompt, each claim with its [n].
+
+A 0.5B model reading numbered passages often starts by copying the prompt's scaffolding: the
+passage's marker ("[1] ..."), its heading (a FAQ's question, "Chapter 11. ..."), or a preamble
+("Based on the information provided in the passages, ..."). None of it answers; `tidy` removes
+it. The same models often forget the [n]: `cite` adds to each uncited sentence the number of
+the passage that supports it (found by the sentence check), so every claim that holds carries
+its source, and one that holds nowhere stays uncited and is reported as unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from chatforge.chat.answer import _CITE, _LEAD, Source, cited_numbers
+from chatforge.chat.passages import headings, is_heading
+
+_LEADING_MARKER = re.compile(r"^\s*\[(\d+)\]\s*[.:,-]?\s*")
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:based on|according to|from)\b[^,.]{0,80}?\b(?:passages?|context|documents?|"
+    r"information)\b[^,.]{0,40}|(?:d'après|selon|d'après les informations)\b[^,.]{0,60}?"
+    r"\b(?:passages?|documents?|contexte)\b[^,.]{0,40})\s*[,:]\s*",
+    re.IGNORECASE,
+)
+_FROM = re.compile(r"\s*\(from: [^)]*\)", re.IGNORECASE)
+"""The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage)."""
+_BEFORE_END = re.compile(r"\s+([.!?,;:])")
+_PIECES = re.compile(r"((?<=[.!?])\s+|\n+)")
+
+
+def tidy(text: str, sources: Sequence[Source]) -> str:
+    """`text` without echoed markers, headings and preambles; the rest kept as written.
+
+    A marker that opened the answer moves to the end of its first sentence.
+    """
+    heads = {h for s in sources for h in headings(s)}
+    text = _FROM.sub("", text.strip())
+    for head in sorted(heads, key=len, reverse=True):
+        text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
+                      flags=re.IGNORECASE)  # fmt: skip
+    moved = ""
+    text, moved = _take_lead(text, moved)
+    pieces = _PIECES.split(text)
+    kept: list[str] = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0 and piece.strip() and is_heading(re.sub(r"\[\d+\]", "", piece), heads):
+            if kept:
+                kept.pop()  # the separator before it
+            continue
+        kept.append(piece)
+    text, moved = _take_lead("".join(kept).strip(), moved)
+    text = _PREAMBLE.sub("", text, count=1)
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    if moved and text:
+        first, sep, rest = _first_sentence(text)
+        if not cited_numbers(first) and not _LEADING_MARKER.match(rest):
+            text = first + moved + sep + rest
+    return text
+
+
+def _take_lead(text: str, moved: str) -> tuple[str, str]:
+    """`text` without the marker that opens it, and the marker to move (the first one seen)."""
+    lead = _LEADING_MARKER.match(text)
+    if lead is None:
+        return text, moved
+    return text[lead.end() :], moved or f" [{lead.group(1)}]"
+
+
+def _first_sentence(text: str) -> tuple[str, str, str]:
+    m = _PIECES.search(text)
+    if m is None:
+        return text, "", ""
+    return text[: m.start()], m.group(0), text[m.end() :]
+
+
+def cite(text: str, attributions: Mapping[str, int]) -> str:
+    """`text` with each sentence found in `attributions` citing that passage, and only it.
+
+    `attributions` maps a sentence (markers removed, spaces single, as
+    :func:`chatforge.chat.answer.cited_sentences` gives it) to the passage that supports it: an
+    uncited sentence gets its marker, a sentence citing passages that do not hold it gets the
+    one that does. Markers that open a piece belong to the sentence before, as there.
+    """
+    if not attributions:
+        return text
+    pieces = _PIECES.split(text)
+    bodies = pieces[::2]
+    for i, body in enumerate(bodies):
+        lead = _LEAD.match(body) if i else None
+        own = body[lead.end() :] if lead else body
+        n = attributions.get(" ".join(_CITE.sub("", own).split()))
+        if n is None:
+            continue
+        own = _BEFORE_END.sub(r"\1", _CITE.sub("", own)).rstrip()
+        bodies[i] = (body[: lead.end()] if lead else "") + f"{own} [{n}]"
+        after = bodies[i + 1] if i + 1 < len(bodies) else ""
+        follow = _LEAD.match(after)
+        if follow:
+            bodies[i + 1] = after[follow.end() :]
+    pieces[::2] = bodies
+    return "".join(pieces).strip()

@@ -1,0 +1,84 @@
+"""What a small model echoes from its prompt is removed, and each claim that holds gets its [n]."""
+
+import pytest
+
+from chatforge.chat.answer import Source, cited_sentences
+from chatforge.chat.tidy import cite, tidy
+from chatforge.schema import Hit
+
+FAQ = Source(
+    1,
+    Hit(
+        "Passing the --log option to dpkg makes it log status changes.",
+        1.0,
+        "faq.html",
+        "Chapter 9. Keeping your Debian system up-to-date",
+        "9.4. How can I keep a log of the packages I added to the system? I'd like to know "
+        "when upgrades and removals have occurred!",
+        0,
+        1,
+        1,
+        1,
+    ),
+    0.6,
+)
+GUIDE = Source(
+    2,
+    Hit("Installez le paquet libpaper1.", 1.0, "guide.md", "Guide", "Taille du papier", 0, 1, 2, 2),
+    0.5,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "tidied"),
+    [
+        # the passage's numbering, heading question and marker, copied before the answer
+        (
+            "9.4. [1] How can I keep a log of the packages I added to the system? I'd like to "
+            "know when upgrades and removals have occurred! [1] Passing the --log option to "
+            "dpkg makes it log status changes. [1]",
+            "Passing the --log option to dpkg makes it log status changes. [1]",
+        ),
+        # the chapter title and a marker opening the answer
+        (
+            "[1] Chapter 9. Keeping your Debian system up-to-date 9.4. Pass --log to dpkg.",
+            "Pass --log to dpkg. [1]",
+        ),
+        (
+            "Based on the information provided in the passages, pass --log to dpkg [1].",
+            "Pass --log to dpkg [1].",
+        ),  # fmt: skip
+        (
+            "(from: Taille du papier) D'après les passages, installez libpaper1 [2].",
+            "Installez libpaper1 [2].",
+        ),  # fmt: skip
+        (
+            "Selon les documents : il faut installer libpaper1. [2]",
+            "Il faut installer libpaper1. [2]",
+        ),  # fmt: skip
+        # an answer with nothing echoed is kept as written
+        (
+            "No. You can remove them with apt clean. [1]",
+            "No. You can remove them with apt clean. [1]",
+        ),  # fmt: skip
+    ],
+)
+def test_echoed_scaffolding_is_removed_in_english_and_french(raw, tidied):
+    assert tidy(raw, [FAQ, GUIDE]) == tidied
+
+
+def test_an_uncited_sentence_gets_the_passage_that_holds_it_and_a_wrong_one_is_replaced():
+    text = "Pass --log to dpkg. [2] Installez libpaper1.\n  apt install libpaper1"
+    cited = cite(
+        text,
+        {"Pass --log to dpkg.": 1, "Installez libpaper1.": 2, "apt install libpaper1": 2},
+    )
+    assert cited == "Pass --log to dpkg. [1] Installez libpaper1. [2]\n  apt install libpaper1 [2]"
+    assert [ns for _, ns in cited_sentences(cited)] == [[1], [2], [2]]
+
+
+def test_a_sentence_no_passage_holds_stays_uncited():
+    assert cite("Run rm -rf / to free space.", {}) == "Run rm -rf / to free space."
+    assert cite("Run rm -rf / to free space. Pass --log.", {"Pass --log.": 1}) == (
+        "Run rm -rf / to free space. Pass --log. [1]"
+    )
