@@ -94,8 +94,9 @@ class RetrieveSettings(Section):
 
 class LLMSettings(Section):
     model: str = Field(
-        "smollm2",
-        description="built-in name, GGUF path, HF folder, or http(s):// OpenAI-compatible URL",
+        "qwen",
+        description="built-in name (qwen, smollm2, gemma3), GGUF path, HF folder, or http(s):// "
+        "OpenAI-compatible URL",
     )
     backend: Literal["auto", "llamacpp", "transformers", "http"] = Field(
         "auto", description="auto picks llama.cpp for GGUF, transformers for HF folders"

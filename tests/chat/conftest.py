@@ -1,4 +1,4 @@
-"""Chat fixtures: the real built-in SmolLM2 (llama.cpp), the real MiniLM, a real bot folder.
+"""Chat fixtures: the bot's default model (llama.cpp), the real MiniLM, a real bot folder.
 
 Models load once per session; the documents are ingested once into a shared bot, and each test
 that writes conversations or memories uses its own user ids, which is also what isolates them.
@@ -19,14 +19,17 @@ CORPUS = {path: text for path, text in DOCS.items() if path != "faq.csv"}
 
 @pytest.fixture(scope="session")
 def llm():
+    """The model a new bot answers with (`llm.model`'s default)."""
+    from chatforge.config import Settings
     from chatforge.llm import open_llm
 
-    return open_llm("smollm2", n_ctx=2048)
+    return open_llm(Settings().llm.model, n_ctx=2048)
 
 
 @pytest.fixture(scope="session")
 def tiny_llm():
-    """A 512-token window, so budgets bite with a handful of passages."""
+    """A 512-token window, so budgets bite with a handful of passages (the smallest built-in:
+    these tests count tokens and never generate)."""
     from chatforge.llm import open_llm
 
     return open_llm("smollm2", n_ctx=512)
@@ -40,16 +43,12 @@ def bot_dir(tmp_path_factory, embedder) -> Path:
 
 @pytest.fixture
 def bot(bot_dir, embedder, llm):
-    """The shared bot, answering greedily and briefly with the session's models.
-
-    The model always writes (`chat.mode: generate`), whatever the default model would pick.
-    """
+    """The shared bot with its default settings, answering greedily and briefly."""
     from chatforge.bot import Bot
 
     b = Bot(bot_dir, embedder=embedder, llm=llm)
     b.settings.llm.max_tokens = 16
     b.settings.llm.temperature = 0.0
-    b.settings.chat.mode = "generate"
     yield b
     b.close()
 
@@ -64,8 +63,6 @@ def run_cli():
             "HF_HUB_OFFLINE": "1",
             "CHATFORGE_LLM__MAX_TOKENS": "8",
             "CHATFORGE_LLM__TEMPERATURE": "0",
-            "CHATFORGE_LLM__MODEL": "smollm2",
-            "CHATFORGE_CHAT__MODE": "generate",
             **(env or {}),
         }
         return subprocess.run(

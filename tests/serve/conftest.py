@@ -1,4 +1,4 @@
-"""Serve fixtures: a real bot over the sample documents with the real SmolLM2 and MiniLM."""
+"""Serve fixtures: a real bot over the sample documents with its default model and MiniLM."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from support import DOCS, build_bot
 
 @pytest.fixture(scope="session")
 def serve_llm():
+    from chatforge.config import Settings
     from chatforge.llm import open_llm
 
-    return open_llm("smollm2", n_ctx=2048)
+    return open_llm(Settings().llm.model, n_ctx=2048)
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +43,7 @@ def live_server():
 
 @pytest.fixture
 def api_bot(serve_bot):
-    """The shared bot, answering with the model (not by quoting) so answers stream tokens."""
-    serve_bot.settings.chat.mode = "generate"
+    """The shared bot with its default answering mode; no summaries between turns."""
     serve_bot.settings.memory.summarize_every = 0
     return serve_bot
 
@@ -80,7 +80,6 @@ def fresh_server(tmp_path, embedder, serve_llm, start_server):
         folder = Bot.init(tmp_path / f"bot{len(bots)}", "general").folder
         bot = Bot(folder, embedder=embedder, llm=serve_llm)
         bot.settings.llm.max_tokens = 16
-        bot.settings.chat.mode = "generate"
         for key, value in server_settings.items():
             setattr(bot.settings.server, key, value)
         bots.append(bot)
@@ -110,7 +109,6 @@ def serve_process(tmp_path):
         folder = Bot.init(tmp_path / f"served{len(started)}", "general").folder
         short = {
             "CHATFORGE_LLM__MAX_TOKENS": "8",
-            "CHATFORGE_CHAT__MODE": "generate",
             "CHATFORGE_MEMORY__SUMMARIZE_EVERY": "0",
         }
         started.append(

@@ -484,7 +484,7 @@ def test_hostile_requests_get_no_5xx_escape_nothing_and_leak_nothing(
         assert "4711" not in text and str(base) not in text
     assert _tree(base, live.folder) == before
     assert not [p for p in (base, *base.parents, Path("/tmp")) if list(p.glob(f"*{MARK}*"))]
-    assert rss.peak < 1.5 * 1024**3
+    assert rss.peak < 2 * 1024**3  # the default model and MiniLM take about 1.2 GB of it
 
 
 def test_health_answers_while_a_hostile_file_is_ingested(serve_process):
@@ -512,4 +512,4 @@ def test_health_answers_while_a_hostile_file_is_ingested(serve_process):
         f"\n/health during ingest: {probes_while_running} probes, slowest {slowest:.3f} s, "
         f"peak RSS {rss.peak / 2**20:.0f} MB"
     )
-    assert rss.peak < 1.5 * 1024**3
+    assert rss.peak < 2 * 1024**3  # the default model and MiniLM take about 1.2 GB of it

@@ -11,6 +11,8 @@ import time
 
 import httpx
 
+from chatforge.config import Settings
+
 KEY = "cli-key-0123456789ab"
 
 
@@ -53,7 +55,7 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(serve_bot_dir, tmp_path):
             time.sleep(0.5)
         headers = {"Authorization": f"Bearer {KEY}"}
         models = httpx.get(url + "/v1/models", headers=headers, timeout=30).json()
-        assert models["data"][0]["id"] == "smollm2"
+        assert models["data"][0]["id"] == Settings().llm.model
         r = httpx.get(url + "/v1/models", timeout=30)
         assert r.status_code == 401 and "server" not in r.headers  # no server software named
     finally:

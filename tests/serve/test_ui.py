@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from chatforge.config import Settings
 from chatforge.serve.paths import public_path
 
 pytest.importorskip("gradio")
@@ -130,7 +131,9 @@ def wait_answered(page) -> None:
 
 def test_page_shows_the_bot_and_model(page):
     header = page.locator("#cf-header").inner_text()
-    assert "chatforge" in header and "smollm2" in header and "all-MiniLM-L6-v2" in header
+    assert "chatforge" in header and "all-MiniLM-L6-v2" in header
+    assert f"model {Settings().llm.model}" in header
+    assert "written by the model from your documents, each claim checked" in header
     assert "guide/install.md" in page.locator("#cf-docs").inner_text()
     shot(page, "01-start")
 

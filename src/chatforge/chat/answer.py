@@ -115,6 +115,10 @@ class Answer:
     replaced: bool = False
     """The model's text was unsupported throughout and `text` is the best passage's quote
     instead (`mode` extractive); pieces streamed before the end were the model's."""
+    edited: bool = False
+    """`text` differs from the pieces streamed: echoed headings removed, citations added or
+    corrected (chatforge.chat.tidy), or the whole replaced by a quote. A client that showed
+    the pieces shows `text` instead."""
 
     @property
     def cited(self) -> list[Source]:
@@ -151,6 +155,7 @@ class Answer:
             "unsupported_citations": self.unsupported_citations,
             "unsupported": list(self.unsupported),
             "replaced": self.replaced,
+            "edited": self.edited,
         }
 
 

@@ -368,7 +368,7 @@ class ChatEngine:
         """Tidy a generated answer (see `chatforge.chat.tidy`), check every sentence and cite
         the uncited ones that hold, quote the best passage instead of a finished answer that
         holds nothing, store the turn (unless not `save`), and make the Answer."""
-        text = text.strip()
+        streamed = text = text.strip()
         generated = p.mode == "generate"
         if generated:
             text = tidy(text, p.sources)
@@ -400,6 +400,7 @@ class ChatEngine:
             mode=mode,
             unsupported=check.unsupported,
             replaced=replaced,
+            edited=text != streamed,
         )
 
     def verify(self, text: str, sources: list[Source], *, checked: bool) -> SentenceCheck:

@@ -137,7 +137,9 @@ class ChatCompletion(BaseModel):
         description="sources (numbered passages, cited and verified), conversation_id, "
         "message_id, timings, query, interrupted, mode, unsupported (sentences no passage "
         "supports), replaced (the model's answer held nothing: the content is the best "
-        "passage's quote, also given as `text`, for a stream to show instead of its deltas)"
+        "passage's quote), edited (the answer differs from the streamed deltas: echoed "
+        "headings removed, citations added or corrected, or replaced), and then `text`, the "
+        "final answer for a stream to show instead of its deltas"
     )
 
 
@@ -283,7 +285,8 @@ def _extension(answer: Answer, bot: Bot) -> dict[str, Any]:
         "mode": d["mode"],
         "unsupported": d["unsupported"],
         "replaced": d["replaced"],
-        "text": d["text"] if answer.replaced else None,
+        "edited": d["edited"],
+        "text": d["text"] if answer.edited else None,
     }
 
 

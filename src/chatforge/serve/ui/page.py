@@ -129,9 +129,10 @@ def header(bot: Bot) -> str:
         ("model", model),
         (
             "answers",
-            {"generate": "written by the model", "extractive": "quoted passages"}.get(
-                s.chat.mode, "quoted or written, by model size (auto)"
-            ),
+            {
+                "generate": "written by the model from your documents, each claim checked",
+                "extractive": "quoted from your documents (the model does not write)",
+            }[bot.chat.mode()],
         ),
         ("embeddings", Path(s.embed.model).name),
     ]
