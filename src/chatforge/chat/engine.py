@@ -368,10 +368,8 @@ class ChatEngine:
         """Tidy a generated answer (see `chatforge.chat.tidy`), check every sentence and cite
         the uncited ones that hold, quote the best passage instead of a finished answer that
         holds nothing, store the turn (unless not `save`), and make the Answer."""
-        streamed = text = text.strip()
-        generated = p.mode == "generate"
-        if generated:
-            text = tidy(text, p.sources)
+        streamed, generated = text.strip(), p.mode == "generate"
+        text = tidy(streamed, p.sources) if generated else streamed
         check = self.verify(text, p.sources, checked=generated)
         if generated and check.attributions:
             text = cite(text, check.attributions)
@@ -411,11 +409,8 @@ class ChatEngine:
             check.claims, check.unsupported = [], []
         wrong = [c.n for c in check.citations if not c.verified]
         if wrong or check.unsupported:
-            log.info(
-                "citations not supported: %s; unsupported sentences: %d",
-                wrong,
-                len(check.unsupported),
-            )
+            unsupported = len(check.unsupported)
+            log.info("citations not supported: %s; unsupported sentences: %d", wrong, unsupported)
         return check
 
     def quote_instead(self, p: PreparedTurn, check: SentenceCheck) -> str:

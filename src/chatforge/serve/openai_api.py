@@ -1,8 +1,8 @@
 """The OpenAI-compatible API: /v1/chat/completions, /v1/embeddings, /v1/models.
 
-Existing OpenAI clients work unchanged. Answers are retrieval-augmented; the passages used come
-back in an extra `chatforge` field (sources, conversation_id, ...) that standard clients
-ignore. The conversation is the client's: earlier turns in `messages` become the history.
+Existing OpenAI clients work unchanged. Answers are retrieval-augmented; the passages come back
+in an extra `chatforge` field (sources, conversation_id, ...) that standard clients ignore.
+The conversation is the client's: earlier turns in `messages` become the history.
 """
 
 from __future__ import annotations
@@ -134,12 +134,10 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     chatforge: dict[str, Any] = Field(
-        description="sources (numbered passages, cited and verified), conversation_id, "
-        "message_id, timings, query, interrupted, mode, unsupported (sentences no passage "
-        "supports), replaced (the model's answer held nothing: the content is the best "
-        "passage's quote), edited (the answer differs from the streamed deltas: echoed "
-        "headings removed, citations added or corrected, or replaced), and then `text`, the "
-        "final answer for a stream to show instead of its deltas"
+        description="sources (numbered passages, cited, verified), conversation_id, message_id, "
+        "timings, query, interrupted, mode, unsupported (sentences no passage supports), "
+        "replaced (the content is the best passage's quote), edited (the answer differs from "
+        "the deltas streamed) and then text (the answer for a stream to show instead)"
     )
 
 
@@ -275,17 +273,10 @@ def _gen_options(req: ChatCompletionRequest, cap: int) -> dict[str, Any]:
 
 def _extension(answer: Answer, bot: Bot) -> dict[str, Any]:
     d = answer.to_dict()
+    keys = ("conversation_id", "message_id", "timings", "query", "interrupted", "mode")
     return {
         "sources": [public_hit(bot.folder, s) for s in d["sources"]],
-        "conversation_id": d["conversation_id"],
-        "message_id": d["message_id"],
-        "timings": d["timings"],
-        "query": d["query"],
-        "interrupted": d["interrupted"],
-        "mode": d["mode"],
-        "unsupported": d["unsupported"],
-        "replaced": d["replaced"],
-        "edited": d["edited"],
+        **{k: d[k] for k in (*keys, "unsupported", "replaced", "edited")},
         "text": d["text"] if answer.edited else None,
     }
 
