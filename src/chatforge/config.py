@@ -119,6 +119,8 @@ GroundedMode = Literal["generate", "extractive"]
 """How an answer drawn from passages is made: the model writes it, or the best passage is quoted."""
 ChatMode = Literal["auto", GroundedMode]
 """The setting `chat.mode`: a grounded mode, or auto (quote for models too small to read)."""
+AnswerShape = Literal["prose", "short", "steps"]
+"""`chat.shape`: how a written answer is laid out (chatforge.chat.style)."""
 AnswerMode = Literal[GroundedMode, "fixed", "agent", "memory"]
 """`Answer.mode`: a grounded mode, fixed (a reply decided without a passage or the model), agent
 (tool steps, returned with the answer), or memory (a question about the user, answered from
@@ -171,6 +173,19 @@ class ChatSettings(Section):
     )
     passage_order: Literal["best_first", "best_last"] = Field(
         "best_last", description="best_last puts passage [1] next to the question"
+    )
+    shape: AnswerShape = Field(
+        "prose",
+        description="how a written answer is laid out: prose (as the model writes it), short "
+        "(cut after `sentences` sentences), steps (numbered, one sentence per step)",
+    )
+    sentences: int = Field(
+        3, ge=1, le=12, description="sentences (or steps) the model is asked to answer in"
+    )
+    check_question: bool = Field(
+        False,
+        description="end each written answer with one short question, written by the model, "
+        "that checks the reader understood (costs a second, shorter generation)",
     )
 
     @field_validator("unknown_answers")

@@ -28,9 +28,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "chat": {
             "system_prompt": (
                 "You are a patient teacher. Explain step by step in plain words, using the "
-                "numbered course passages and citing them as [n]. End with one short question "
-                "that checks understanding."
+                "numbered course passages and citing them as [n]."
             ),
+            "shape": "steps",
+            "check_question": True,
             "unknown_answer": (
                 "That isn't in the course material I have, so I can't teach it reliably."
             ),
@@ -48,9 +49,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "llm": {"temperature": 0.0, "max_tokens": 160},
         "chat": {
             "system_prompt": (
-                "You answer customer questions from the numbered FAQ entries. Reply in one to "
-                "three sentences, reuse the FAQ's wording, and cite the entry as [n]."
+                "You answer customer questions from the numbered FAQ entries. Reuse the FAQ's "
+                "exact wording, never change a number or a name, and cite the entry as [n]."
             ),
+            "shape": "short",
+            "sentences": 2,
             "unknown_answer": "Sorry, that question is not in our FAQ. Please contact support.",
             "unknown_answers": {
                 "fr": "Désolé, cette question n'est pas dans notre FAQ. Contactez le support."
@@ -65,9 +68,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "llm": {"temperature": 0.5},
         "chat": {
             "system_prompt": (
-                "You are the user's personal assistant, working from their own notes and chat "
-                "history. Be warm and brief, cite notes as [n], and use what you remember "
-                "about the user."
+                "You speak as the user, in the first person ('I', 'my'), from their own notes "
+                "and chats: they are your notes. Be warm and brief, and cite the note as [n]."
             ),
             "unknown_answer": "I can't find that in your notes.",
             "unknown_answers": {"fr": "Je ne trouve pas cela dans vos notes."},

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from chatforge.chat import style
 from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
 from chatforge.chat.extractive import extractive_answer, passage_to_quote
 from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
-from chatforge.chat.passages import clean_sources, compress, drop_headings
+from chatforge.chat.passages import clean_sources, compress, drop_headings, near_the_best
 from chatforge.chat.personal import answer_from_memory, personal_question
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
@@ -352,6 +353,7 @@ class ChatEngine:
             history=turn.history,
             max_tokens=max_tokens,
             best_last=chat.passage_order == "best_last",
+            rules=style.rules(chat),
         )
 
     # -- after the model speaks -----------------------------------------------------------
@@ -364,12 +366,15 @@ class ChatEngine:
         *,
         interrupted: bool,
         save: bool = True,
+        question: str = "",
     ) -> Answer:
         """Tidy a generated answer (see `chatforge.chat.tidy`), check every sentence and cite
         the uncited ones that hold, quote the best passage instead of a finished answer that
-        holds nothing, store the turn (unless not `save`), and make the Answer."""
+        holds nothing, store the turn (unless not `save`), and make the Answer. `question`,
+        the check question (chat.check_question), follows the answer."""
         streamed, generated = text.strip(), p.mode == "generate"
-        text = tidy(streamed, p.sources) if generated else streamed
+        chat = self.settings.chat
+        text = style.shape(tidy(streamed, p.sources), chat) if generated else streamed
         check = self.verify(text, p.sources, checked=generated)
         if generated and check.attributions:
             text = cite(text, check.attributions)
@@ -380,6 +385,8 @@ class ChatEngine:
             log.debug("the model's answer, unsupported and replaced by a quote: %r", text)
             text, mode, replaced = quote, "extractive", True
             check = self.verify(text, p.sources, checked=False)
+        if question and not replaced:
+            text = f"{text}\n\n{question}"
         usage = self.usage(p, text, generation)
         p.timings["total_ms"] = elapsed_ms(p.started)
         message_id = self.record(p, text, usage, interrupted=interrupted) if save else 0
@@ -398,7 +405,7 @@ class ChatEngine:
             mode=mode,
             unsupported=check.unsupported,
             replaced=replaced,
-            edited=text != streamed,
+            edited=text != (f"{streamed}\n\n{question}" if question else streamed),
         )
 
     def verify(self, text: str, sources: list[Source], *, checked: bool) -> SentenceCheck:
@@ -471,20 +478,6 @@ def check_user(user: str) -> str:
     if not user or len(user) > 200:
         raise ChatforgeError("user id must be 1 to 200 characters, e.g. --user alice")
     return user
-
-
-def near_the_best(sources: list[Source], gap: float) -> list[Source]:
-    """The passages whose relevance lies within `gap` of the best one, for a prompt.
-
-    The others seldom hold the answer, distract a small model and cost prompt reading: on the
-    Debian FAQ questions (bench/answers.py) the default gap shortens prompts markedly and
-    keeps the labelled section as often as no gap does. Extractive mode keeps every
-    candidate: its pick weighs headings beside relevance.
-    """
-    if not sources:
-        return sources
-    best = max(s.relevance for s in sources)
-    return [s for s in sources if s.relevance >= best - gap]
 
 
 def _renumbered(source: Source, n: int) -> Source:

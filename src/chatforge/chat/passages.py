@@ -246,3 +246,17 @@ def compress(
             keep.add(i)
             used += len(units[i].text) + 1
         src.text = join_units([units[i] for i in sorted(keep)])
+
+
+def near_the_best(sources: list[Source], gap: float) -> list[Source]:
+    """The passages whose relevance lies within `gap` of the best one, for a prompt.
+
+    The others seldom hold the answer, distract a small model and cost prompt reading: on the
+    Debian FAQ questions (bench/answers.py) the default gap shortens prompts markedly and
+    keeps the labelled section as often as no gap does. Extractive mode keeps every
+    candidate: its pick weighs headings beside relevance.
+    """
+    if not sources:
+        return sources
+    best = max(s.relevance for s in sources)
+    return [s for s in sources if s.relevance >= best - gap]

@@ -30,11 +30,6 @@ REPLY_IN = {
     "fr": "Answer in French (réponds en français), the language of the question.",
 }
 """The instruction line that follows the system prompt, by the question's language."""
-ANSWER_RULES = (
-    "Answer the question directly in one to three sentences, reusing the passages' own words. "
-    "End each sentence with the number of the passage it comes from, like [1]."
-)
-"""How to answer from passages, added after the profile's system prompt when there are any."""
 _NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s*")
 
 
@@ -90,10 +85,11 @@ def _messages(
     memories: Sequence[str],
     history: Sequence[tuple[str, str]],
     best_last: bool = False,
+    rules: str = "",
 ) -> list[Message]:
     system = f"{system_prompt.strip()}\n{REPLY_IN[language_of(question)]}"
-    if passages:
-        system += f"\n{ANSWER_RULES}"
+    if passages and rules:
+        system += f"\n{rules}"
     if memories:
         system += "\n\nWhat you remember about the user (in their own words):\n"
         system += "\n".join(f"- {m}" for m in memories)
@@ -113,9 +109,15 @@ class _Budget:
     """Adds parts one at a time, keeping each only if the whole prompt still fits."""
 
     def __init__(
-        self, llm: LLM, system_prompt: str, question: str, limit: int, best_last: bool = False
+        self,
+        llm: LLM,
+        system_prompt: str,
+        question: str,
+        limit: int,
+        best_last: bool = False,
+        rules: str = "",
     ) -> None:
-        self.llm, self.limit, self.best_last = llm, limit, best_last
+        self.llm, self.limit, self.best_last, self.rules = llm, limit, best_last, rules
         self.system_prompt, self.question = system_prompt, question
         self.passages: list[str] = []
         self.memories: list[str] = []
@@ -129,6 +131,7 @@ class _Budget:
             self.memories,
             self.history,
             self.best_last,
+            self.rules,
         )
 
     def tokens(self) -> int:
@@ -179,14 +182,16 @@ def build_prompt(
     history: Sequence[tuple[str, str]] = (),
     max_tokens: int = 256,
     best_last: bool = False,
+    rules: str = "",
 ) -> BuiltPrompt:
     """Build the chat messages for `question`, keeping prompt + `max_tokens` in the window.
 
     `sources` come best first and are renumbered [1].. in the order kept; `history` is
-    (question, answer) pairs, oldest first; `memories` best first.
+    (question, answer) pairs, oldest first; `memories` best first; `rules`, the answering
+    instruction (chatforge.chat.style.rules), follows the system prompt when passages are shown.
     """
     window = llm.context_window
-    budget = _Budget(llm, system_prompt, question, window - max_tokens, best_last)
+    budget = _Budget(llm, system_prompt, question, window - max_tokens, best_last, rules)
     _refuse_without_room(budget, max_tokens)
     notices: list[str] = []
     kept: list[Source] = []

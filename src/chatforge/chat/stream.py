@@ -6,7 +6,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from chatforge.chat import style
 from chatforge.chat.answer import Answer
+from chatforge.chat.facts import language_of
 
 if TYPE_CHECKING:
     from chatforge.chat.engine import ChatEngine
@@ -40,9 +42,16 @@ class AnswerStream(Iterator["str | Answer"]):
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _finish(self, text: str, generation: Generation | None, interrupted: bool) -> Answer:
+    def _finish(
+        self, text: str, generation: Generation | None, interrupted: bool, question: str = ""
+    ) -> Answer:
         self.answer = self.engine.finish(
-            self.prepared, text, generation, interrupted=interrupted, save=self.save
+            self.prepared,
+            text,
+            generation,
+            interrupted=interrupted,
+            save=self.save,
+            question=question,
         )
         return self.answer
 
@@ -66,7 +75,14 @@ class AnswerStream(Iterator["str | Answer"]):
             stream.close()
             self._finish("".join(parts), None, interrupted=True)
             raise
-        yield self._finish("".join(parts), stream.generation, interrupted=False)
+        text = "".join(parts)
+        question = ""
+        if self.engine.settings.chat.check_question and text.strip():
+            language = language_of(p.question)
+            question = style.ask_check_question(self.engine.llm, text, language, options)
+        if question:
+            yield f"\n\n{question}"
+        yield self._finish(text, stream.generation, interrupted=False, question=question)
 
 
 def elapsed_ms(since: float) -> float:

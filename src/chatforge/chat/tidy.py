@@ -26,6 +26,9 @@ _PREAMBLE = re.compile(
 _FROM = re.compile(r"\s*\(from: [^)]*\)", re.IGNORECASE)
 """The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage)."""
 _BEFORE_END = re.compile(r"\s+([.!?,;:])")
+_ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Prof|Mme|Mlle|M|e\.g|i\.e|etc|vs|cf|p)\.$")
+"""A piece ending so runs on into the next: no marker goes between "Dr." and "Okafor"."""
+_SPACE_BEFORE_BREAK = re.compile(r"[ \t]+\n")
 _PIECES = re.compile(r"((?<=[.!?])\s+|\n+)")
 
 
@@ -69,10 +72,11 @@ def _take_lead(text: str, moved: str) -> tuple[str, str]:
 
 
 def _first_sentence(text: str) -> tuple[str, str, str]:
-    m = _PIECES.search(text)
-    if m is None:
-        return text, "", ""
-    return text[: m.start()], m.group(0), text[m.end() :]
+    """The first sentence (not cut after "Dr."), the space after it, and the rest."""
+    for m in _PIECES.finditer(text):
+        if not _ABBREVIATION.search(text[: m.start()]):
+            return text[: m.start()], m.group(0), text[m.end() :]
+    return text, "", ""
 
 
 def cite(text: str, attributions: Mapping[str, int]) -> str:
@@ -91,7 +95,7 @@ def cite(text: str, attributions: Mapping[str, int]) -> str:
         lead = _LEAD.match(body) if i else None
         own = body[lead.end() :] if lead else body
         n = attributions.get(" ".join(_CITE.sub("", own).split()))
-        if n is None:
+        if n is None or _ABBREVIATION.search(own):
             continue
         own = _BEFORE_END.sub(r"\1", _CITE.sub("", own)).rstrip()
         bodies[i] = (body[: lead.end()] if lead else "") + f"{own} [{n}]"
@@ -100,4 +104,4 @@ def cite(text: str, attributions: Mapping[str, int]) -> str:
         if follow:
             bodies[i + 1] = after[follow.end() :]
     pieces[::2] = bodies
-    return "".join(pieces).strip()
+    return _SPACE_BEFORE_BREAK.sub("\n", "".join(pieces)).strip()
