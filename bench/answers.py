@@ -418,9 +418,11 @@ COLUMNS = ("f1", "f1_own", "f1_first", "rougeL", "key_terms", "words", "generate
 
 def open_bot(bot_dir: Path, faq: Path) -> Any:
     from chatforge.bot import Bot
+    from chatforge.profiles import settings_for
 
     Bot.init(bot_dir, exist_ok=True).close()
-    bot = Bot(bot_dir.resolve())
+    # a new bot's settings, whatever an older chatforge wrote into the folder's chatforge.yaml
+    bot = Bot(bot_dir.resolve(), settings_for("general"))
     cwd = os.getcwd()
     os.chdir(faq)
     try:

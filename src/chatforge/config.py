@@ -154,7 +154,7 @@ class ChatSettings(Section):
         description="least question-passage cosine similarity for a passage to count as relevant",
     )
     score_gap: float = Field(
-        0.15,
+        0.08,
         ge=0,
         le=2,
         description="passages whose similarity is more than this below the best passage's are "

@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     from chatforge.chat.prompt import BuiltPrompt
     from chatforge.config import AnswerMode
 
-_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+"""A citation marker: [n], [n, m] or [n; m]."""
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-_LEAD = re.compile(r"^\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.,;:]?\s*")
+LEADING_CITES = re.compile(r"^\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.,;:]?\s*")
+"""Markers opening a piece of text: they belong to the sentence before."""
 
 
 @dataclass
@@ -162,7 +164,7 @@ class Answer:
 def cited_numbers(text: str) -> list[int]:
     """Numbers cited as [n], [n, m] or [n; m], in order of first appearance."""
     seen: dict[int, None] = {}
-    for m in _CITE.finditer(text):
+    for m in CITE.finditer(text):
         for part in re.split(r"[,;]", m.group(1)):
             seen.setdefault(int(part), None)
     return list(seen)
@@ -183,11 +185,11 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     numbers: list[list[int]] = []
     sentences: list[str] = []
     for seg in segments:
-        lead = _LEAD.match(seg)
+        lead = LEADING_CITES.match(seg)
         if lead and sentences:
             numbers[-1].extend(cited_numbers(lead.group(0)))
             seg = seg[lead.end() :]
-        clean = " ".join(_CITE.sub("", seg).split())
+        clean = " ".join(CITE.sub("", seg).split())
         if clean.strip(" .,;:!?-*"):
             sentences.append(clean)
             numbers.append(cited_numbers(seg))
@@ -204,7 +206,7 @@ def citing_sentences(text: str) -> dict[int, list[str]]:
     for m in _SENTENCE.finditer(text):
         sentence = m.group(0)
         numbers = cited_numbers(sentence)
-        clean = " ".join(_CITE.sub("", sentence).split())
+        clean = " ".join(CITE.sub("", sentence).split())
         for n in numbers:
             if clean:
                 out.setdefault(n, []).append(clean)

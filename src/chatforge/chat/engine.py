@@ -379,8 +379,10 @@ class ChatEngine:
         if generated and check.attributions:
             text = cite(text, check.attributions)
             check = self.verify(text, p.sources, checked=True)
+        if generated and text and generation and generation.finish_reason == "length":
+            text += " …"  # cut at llm.max_tokens: say so rather than end mid-sentence
         mode, replaced = p.mode, False
-        quote = self.quote_instead(p, check) if not interrupted else ""
+        quote = self.quote_instead(p, check, text) if not interrupted else ""
         if quote:
             log.debug("the model's answer, unsupported and replaced by a quote: %r", text)
             text, mode, replaced = quote, "extractive", True
@@ -420,9 +422,10 @@ class ChatEngine:
             log.info("citations not supported: %s; unsupported sentences: %d", wrong, unsupported)
         return check
 
-    def quote_instead(self, p: PreparedTurn, check: SentenceCheck) -> str:
-        """The best passage's quote when the model's claims are all unsupported, else ""."""
-        if not check.holds_nothing or not p.sources:
+    def quote_instead(self, p: PreparedTurn, check: SentenceCheck, text: str) -> str:
+        """The best passage's quote when the model wrote nothing (0 tokens, or only what it
+        echoed from the prompt) or none of its claims holds; else ""."""
+        if not p.sources or p.mode != "generate" or (text and not check.holds_nothing):
             return ""
         return extractive_answer([self.passage_to_quote(p.query, p.sources)])
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chatforge.chat.answer import _CITE
+from chatforge.chat.answer import CITE
 
 if TYPE_CHECKING:
     from chatforge.config import ChatSettings
@@ -54,7 +54,7 @@ def sentences(text: str) -> list[str]:
     out = []
     for m in _SENTENCE.finditer(text):
         sentence = " ".join(m.group(0).split())
-        if _CITE.sub("", sentence).strip(" .!?-*"):
+        if CITE.sub("", sentence).strip(" .!?-*"):
             out.append(sentence)
         elif out and sentence:
             out[-1] += " " + sentence
@@ -78,7 +78,7 @@ def check_messages(answer: str, language: str) -> list[Message]:
     """The prompt for a check question about `answer`, in `language`."""
     return [
         {"role": "system", "content": ASK_CHECK[language]},
-        {"role": "user", "content": _CITE.sub("", answer).strip()},
+        {"role": "user", "content": CITE.sub("", answer).strip()},
     ]
 
 

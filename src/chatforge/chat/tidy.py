@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from chatforge.chat.answer import _CITE, _LEAD, Source, cited_numbers
+from chatforge.chat.answer import CITE, LEADING_CITES, Source, cited_numbers
 from chatforge.chat.passages import headings, is_heading
 
 _LEADING_MARKER = re.compile(r"^\s*\[(\d+)\]\s*[.:,-]?\s*")
@@ -92,15 +92,15 @@ def cite(text: str, attributions: Mapping[str, int]) -> str:
     pieces = _PIECES.split(text)
     bodies = pieces[::2]
     for i, body in enumerate(bodies):
-        lead = _LEAD.match(body) if i else None
+        lead = LEADING_CITES.match(body) if i else None
         own = body[lead.end() :] if lead else body
-        n = attributions.get(" ".join(_CITE.sub("", own).split()))
+        n = attributions.get(" ".join(CITE.sub("", own).split()))
         if n is None or _ABBREVIATION.search(own):
             continue
-        own = _BEFORE_END.sub(r"\1", _CITE.sub("", own)).rstrip()
+        own = _BEFORE_END.sub(r"\1", CITE.sub("", own)).rstrip()
         bodies[i] = (body[: lead.end()] if lead else "") + f"{own} [{n}]"
         after = bodies[i + 1] if i + 1 < len(bodies) else ""
-        follow = _LEAD.match(after)
+        follow = LEADING_CITES.match(after)
         if follow:
             bodies[i + 1] = after[follow.end() :]
     pieces[::2] = bodies
