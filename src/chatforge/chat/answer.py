@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 """A citation marker: [n], [n, m] or [n; m]."""
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
-_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+"""Where one sentence ends and the next begins: after . ! ? and a space, or at a line break."""
 LEADING_CITES = re.compile(r"^\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.,;:]?\s*")
 """Markers opening a piece of text: they belong to the sentence before."""
 
@@ -181,7 +182,7 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     Sentences end at . ! ? followed by a space, or at a line break, so file names and versions
     stay whole; markers that open a sentence ("... apt. [1] Then") belong to the one before.
     """
-    segments = [s for s in _SPLIT.split(text) if s and s.strip()]
+    segments = [s for s in SENTENCE_BREAK.split(text) if s and s.strip()]
     numbers: list[list[int]] = []
     sentences: list[str] = []
     for seg in segments:

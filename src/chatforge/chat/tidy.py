@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from chatforge.chat.answer import CITE, LEADING_CITES, Source, cited_numbers
+from chatforge.chat.answer import CITE, LEADING_CITES, SENTENCE_BREAK, Source, cited_numbers
 from chatforge.chat.passages import headings, is_heading
 
 _LEADING_MARKER = re.compile(r"^\s*\[(\d+)\]\s*[.:,-]?\s*")
@@ -29,7 +29,8 @@ _BEFORE_END = re.compile(r"\s+([.!?,;:])")
 _ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Prof|Mme|Mlle|M|e\.g|i\.e|etc|vs|cf|p)\.$")
 """A piece ending so runs on into the next: no marker goes between "Dr." and "Okafor"."""
 _SPACE_BEFORE_BREAK = re.compile(r"[ \t]+\n")
-_PIECES = re.compile(r"((?<=[.!?])\s+|\n+)")
+_PIECES = re.compile(f"({SENTENCE_BREAK.pattern})")
+"""The sentence breaks of `cited_sentences`, kept by `re.split` so the text can be rebuilt."""
 
 
 def tidy(text: str, sources: Sequence[Source]) -> str:
