@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from chatforge.chat.engine import ChatEngine
-from chatforge.config import CONFIG_FILE, Settings
+from chatforge.config import CONFIG_FILE, IngestSettings, Settings
 from chatforge.embed import Embedder
 from chatforge.errors import ConfigError
 from chatforge.ingest.pipeline import Ingestor, Progress
@@ -149,9 +149,13 @@ class Bot:
         exclude: Sequence[str] = (),
         prune: bool = False,
         progress: Progress | None = None,
+        settings: IngestSettings | None = None,
     ) -> IngestReport:
-        """Add or update files and folders; unchanged files are skipped without re-embedding."""
-        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest, progress)
+        """Add or update files and folders; unchanged files are skipped without re-embedding.
+
+        `settings` replaces the bot's ingest settings for this run (e.g. the CLI's --tag)."""
+        settings = settings or self.settings.ingest
+        ingestor = Ingestor(self.store, self.embedder, settings, progress)
         return ingestor.run([str(p) for p in paths], include, exclude, prune)
 
     def search(

@@ -63,6 +63,12 @@ class IngestSettings(Section):
     csv_answer: str | None = Field(None, description="FAQ answer column (default: detect)")
     json_text_field: str | None = Field(None, description="JSON/JSONL text field (detect)")
     json_title_field: str | None = Field(None, description="JSON/JSONL title field (detect)")
+    stackexchange_tags: list[str] = Field(
+        default_factory=list, description="StackExchange Posts.xml: only questions with a tag"
+    )
+    stackexchange_min_score: int | None = Field(
+        None, description="StackExchange Posts.xml: only questions and answers scoring this"
+    )
 
 
 class StoreSettings(Section):

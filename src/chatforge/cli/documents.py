@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chatforge.cli.common import BotOpt, JsonOpt, new_console, open_bot, print_json, print_result
+from chatforge.data.cli import MinScoreOpt, TagOpt
 from chatforge.errors import ChatforgeError
 
 if TYPE_CHECKING:
@@ -43,15 +44,23 @@ def ingest(
     prune: Annotated[
         bool, typer.Option(help="Forget documents under PATHS whose files are gone.")
     ] = False,
+    tag: TagOpt = [],  # noqa: B006
+    min_score: MinScoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Add documents to the bot's memory; unchanged files are skipped."""
     from chatforge.progress import IngestProgress
 
     b = open_bot(bot)
+    settings = b.settings.ingest
+    if tag or min_score is not None:
+        chosen = {"stackexchange_tags": tag or settings.stackexchange_tags}
+        if min_score is not None:
+            chosen["stackexchange_min_score"] = min_score
+        settings = settings.model_copy(update=chosen)
     show = sys.stderr.isatty() and not json_out
     with IngestProgress(enabled=show) as progress:
-        report = b.ingest(paths, include, exclude, prune, progress=progress)
+        report = b.ingest(paths, include, exclude, prune, progress=progress, settings=settings)
     if json_out:
         print_json(report.to_dict())
     else:

@@ -18,8 +18,20 @@ data_app = typer.Typer(
 
 _FORMATS_HELP = (
     "auto, markdown, text, html, pdf, rst, csv, tsv, excel, tickets, discord, telegram, "
-    "whatsapp, twitter, alpaca, sharegpt, oasst, ultrachat, messages or hf."
+    "whatsapp, twitter, email (mbox, .eml), stackexchange (Posts.xml), alpaca, sharegpt, oasst, "
+    "ultrachat, messages or hf."
 )
+
+
+TagOpt = Annotated[
+    list[str],
+    typer.Option("--tag", help="StackExchange: only questions with this tag (repeatable)."),
+]
+MinScoreOpt = Annotated[
+    int | None,
+    typer.Option(help="StackExchange: only questions and answers scoring at least this."),
+]
+"""StackExchange filters, taken by `ingest` as well."""
 
 
 @data_app.callback()
@@ -40,7 +52,11 @@ def prepare(
     ] = None,
     me: Annotated[
         str | None,
-        typer.Option("--me", help="Your name in chat exports (default: the most frequent author)."),
+        typer.Option(
+            "--me",
+            help="Your name in chat exports (default: the most frequent author); in email, "
+            "your address: pairs become others' messages and your replies.",
+        ),
     ] = None,
     pii: Annotated[
         bool, typer.Option("--pii", help="Replace emails, phone numbers, URLs and @handles.")
@@ -54,6 +70,8 @@ def prepare(
         str | None,
         typer.Option(help="Question and answer columns of a sheet, as QUESTION,ANSWER."),
     ] = None,
+    tag: TagOpt = [],  # noqa: B006
+    min_score: MinScoreOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print stats.json on stdout, nothing else.")
     ] = False,
@@ -75,6 +93,8 @@ def prepare(
         seed=seed,
         max_length=max_length,
         qa_columns=qa_columns,
+        tags=tag,
+        min_score=min_score,
     )
     if json_out:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))

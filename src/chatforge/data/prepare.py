@@ -7,10 +7,12 @@ finished dataset.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,13 @@ from chatforge.data.split import split_ids
 from chatforge.data.stats import histogram, percentiles
 from chatforge.errors import ChatforgeError
 from chatforge.formats.rows import ReadContext, Row
-from chatforge.formats.training import FORMATS, KNOWN_SUFFIXES, detect, is_hf_folder, read
+from chatforge.formats.training import (
+    FORMATS,
+    KNOWN_SUFFIXES,
+    detect,
+    read,
+    whole_folder_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,8 @@ def prepare(
     seed: int = 0,
     max_length: int = 512,
     qa_columns: str | tuple[str, str] | None = None,
+    tags: list[str] | tuple[str, ...] = (),
+    min_score: int | None = None,
 ) -> PrepareReport:
     """Turn `sources` into a chat-format training set in the folder `out`."""
     if fmt != "auto" and fmt not in FORMATS:
@@ -72,31 +82,16 @@ def prepare(
     ctx = ReadContext(
         me=me,
         qa_columns=_qa_pair(qa_columns),
+        tags=tuple(tags),
+        min_score=min_score,
         max_length=max_length,
         chunker=chunker,
         log=log.info,
     )
     report = PrepareReport(model=model)
     dropped: Counter[str] = Counter()
-    cleaned: list[Row] = []
-    for path, source, in_folder in _expand(sources, fmt):
-        try:
-            chosen = detect(path) if fmt == "auto" else fmt
-        except ChatforgeError as exc:
-            if not in_folder:
-                raise
-            ctx.skip(source, None, "format not recognised; name the file itself with --format")
-            log.info("%s", exc)
-            continue
-        if fmt == "auto":
-            log.info("%s: %s", source, chosen)
-        n = 0
-        for row in read(path, source, chosen, ctx):
-            n += 1
-            kept = clean_row(row, pii=pii, max_length=max_length, dropped=dropped)
-            if kept is not None:
-                cleaned.append(kept)
-        report.sources.append({"path": source, "format": chosen, "records": n})
+    clean = functools.partial(clean_row, pii=pii, max_length=max_length, dropped=dropped)
+    cleaned = _read_sources(sources, fmt, ctx, report, clean)
     dropped.update(ctx.dropped)
     rows = list(dedup(cleaned, dropped))
     if tokenizer is not None:
@@ -126,6 +121,36 @@ def prepare(
     return report
 
 
+def _read_sources(
+    sources: list[str | Path],
+    fmt: str,
+    ctx: ReadContext,
+    report: PrepareReport,
+    clean: Callable[[Row], Row | None],
+) -> list[Row]:
+    """The cleaned rows of every source, each source noted in the report with its format."""
+    cleaned: list[Row] = []
+    for path, source, in_folder in _expand(sources, fmt):
+        try:
+            chosen = detect(path) if fmt == "auto" else fmt
+        except ChatforgeError as exc:
+            if not in_folder:
+                raise
+            ctx.skip(source, None, "format not recognised; name the file itself with --format")
+            log.info("%s", exc)
+            continue
+        if fmt == "auto":
+            log.info("%s: %s", source, chosen)
+        n = 0
+        for row in read(path, source, chosen, ctx):
+            n += 1
+            kept = clean(row)
+            if kept is not None:
+                cleaned.append(kept)
+        report.sources.append({"path": source, "format": chosen, "records": n})
+    return cleaned
+
+
 def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in counter.most_common())
 
@@ -152,7 +177,8 @@ def _expand(sources: list[str | Path], fmt: str) -> list[tuple[Path, str, bool]]
         path = Path(given)
         if not path.exists():
             raise ChatforgeError(f"{given}: no such file or folder")
-        if path.is_file() or fmt == "hf" or (fmt == "auto" and is_hf_folder(path)):
+        whole = fmt in ("hf", "stackexchange", "email")
+        if path.is_file() or whole or (fmt == "auto" and whole_folder_format(path)):
             found.append((path, str(given), False))
             continue
         files = [

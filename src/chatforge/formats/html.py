@@ -86,7 +86,7 @@ _LINE_TAGS = frozenset({"li", "tr", "dt", "dd"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
-def load_html(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
+def load_html(data: bytes, path: Path, options: LoadOptions | None = None) -> list[Document]:
     """Main content only, read as plain text with paragraph breaks; h1-h6 give the trail.
 
     Parsed with lxml directly (libxml2 builds the tree in C), several times faster than a
@@ -312,3 +312,14 @@ class _HtmlText:
         self.pending_space = False
         self.parts.append(s)
         self.length += len(s)
+
+
+def html_text(markup: str) -> str:
+    """The readable text of an HTML fragment (an email part, a forum post), read as `load_html`
+    reads a page, so quoted code and lists look the same wherever HTML comes from; "" when the
+    fragment holds no text."""
+    try:
+        docs = load_html(markup.encode("utf-8"), Path("fragment.html"))
+    except LoadError:
+        return ""
+    return docs[0].text

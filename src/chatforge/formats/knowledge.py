@@ -7,12 +7,24 @@ Bad files raise `LoadError` with a short lower-case reason; the pipeline prefixe
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from chatforge.errors import LoadError
-from chatforge.formats import code, html, markdown, pdf, records, rst, sheets, text
+from chatforge.formats import (
+    code,
+    html,
+    mail,
+    markdown,
+    pdf,
+    records,
+    rst,
+    sheets,
+    stackexchange,
+    text,
+)
 from chatforge.formats.textio import read_bytes
 from chatforge.schema import Document
 
@@ -26,9 +38,31 @@ class LoadOptions:
     json_text_field: str | None = None
     json_title_field: str | None = None
     max_file_mb: float = 100.0
+    tags: tuple[str, ...] = ()  # StackExchange questions with one of these tags (all if empty)
+    min_score: int | None = None  # StackExchange posts scoring at least this
 
 
 Loader = Callable[[bytes, Path, LoadOptions], list[Document]]
+
+XML_LOADERS: dict[str, Loader] = {"posts": stackexchange.load_posts}
+"""Loaders of XML files by their root element."""
+
+
+def _load_xml(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
+    """An XML file read by the loader of its root element; a StackExchange dump's other tables
+    (Users.xml, Tags.xml...) hold no text to index and give no documents."""
+    root = stackexchange.xml_root(io.BytesIO(data))
+    if root in stackexchange.DUMP_TABLES:
+        return []
+    loader = XML_LOADERS.get(root)
+    if loader is None:
+        known = ", ".join(f"<{r}>" for r in XML_LOADERS)
+        raise LoadError(
+            f"unsupported XML (root <{root or '?'}>); chatforge reads XML with root {known} "
+            "(a StackExchange Posts.xml)"
+        )
+    return loader(data, path, options)
+
 
 LOADERS: dict[str, Loader] = {
     ".md": markdown.load_markdown,
@@ -43,6 +77,8 @@ LOADERS: dict[str, Loader] = {
     ".json": records.load_json,
     ".jsonl": records.load_jsonl,
     **dict.fromkeys(code.CODE_EXTENSIONS, code.load_code),
+    **dict.fromkeys(mail.MAIL_EXTENSIONS, mail.load_mail),
+    ".xml": _load_xml,
 }
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(LOADERS)

@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from chatforge.errors import ChatforgeError, LoadError
-from chatforge.formats import datasets, doc_rows, sheets, tickets
+from chatforge.formats import (
+    datasets,
+    doc_rows,
+    mail_pairs,
+    sheets,
+    stackexchange,
+    tickets,
+)
 from chatforge.formats.exports import discord, telegram, twitter, whatsapp
+from chatforge.formats.mail import MAIL_EXTENSIONS
 from chatforge.formats.records import json_records
 from chatforge.formats.rows import ReadContext, Row
 from chatforge.formats.textio import head
@@ -34,6 +42,8 @@ FORMATS = (
     "telegram",
     "whatsapp",
     "twitter",
+    "email",
+    "stackexchange",
     "alpaca",
     "sharegpt",
     "oasst",
@@ -46,7 +56,8 @@ HF_MARKERS = ("dataset_dict.json", "dataset_info.json", "state.json")
 """Files one of which a folder saved by `datasets.save_to_disk` holds."""
 KNOWN_SUFFIXES = frozenset(
     {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".rst", ".csv", ".tsv", ".xlsx"}
-    | {".xlsm", ".json", ".jsonl", ".ndjson", ".js"}
+    | {".xlsm", ".json", ".jsonl", ".ndjson", ".js", ".xml"}
+    | MAIL_EXTENSIONS
 )
 """Extensions a folder is searched for when the format is detected."""
 _BY_SUFFIX = {
@@ -64,7 +75,11 @@ _BY_SUFFIX = {
     ".xlsx": "excel",
     ".xlsm": "excel",
     ".js": "twitter",
+    **dict.fromkeys(MAIL_EXTENSIONS, "email"),
 }
+
+_XML_FORMATS = {"posts": "stackexchange"}
+"""Formats of XML files by their root element."""
 
 Reader = Callable[[Path, str, ReadContext], Iterator[Row]]
 
@@ -74,12 +89,28 @@ def is_hf_folder(path: Path) -> bool:
     return path.is_dir() and any((path / m).is_file() for m in HF_MARKERS)
 
 
+def whole_folder_format(path: Path) -> str | None:
+    """The format of a folder read as one source: a saved HF dataset, a StackExchange dump
+    (by its Posts.xml), or mail files only (so replies pair up across files); else None."""
+    if not path.is_dir():
+        return None
+    if is_hf_folder(path):
+        return "hf"
+    if (path / stackexchange.POSTS_FILE).is_file():
+        return "stackexchange"
+    known = [p.suffix.lower() for p in path.rglob("*") if p.suffix.lower() in KNOWN_SUFFIXES]
+    return "email" if known and set(known) <= MAIL_EXTENSIONS else None
+
+
 def detect(path: Path) -> str:
     """The format of `path`, or a one-line error saying to pass --format."""
     if path.is_dir():
-        if is_hf_folder(path):
-            return "hf"
-        raise ChatforgeError(f"{path}: a folder that is not a saved HF dataset")
+        fmt = whole_folder_format(path)
+        if fmt:
+            return fmt
+        raise ChatforgeError(
+            f"{path}: a folder that is not a saved HF dataset, a StackExchange dump or mail"
+        )
     suffix = path.suffix.lower()
     try:
         if suffix in (".json", ".jsonl", ".ndjson"):
@@ -91,6 +122,9 @@ def detect(path: Path) -> str:
             return "tickets"
         if fmt == "twitter" and not twitter.looks_like_twitter(path):
             fmt = None
+        if suffix == ".xml":
+            with path.open("rb") as f:
+                fmt = _XML_FORMATS.get(stackexchange.xml_root(f))
     except LoadError as exc:
         raise ChatforgeError(f"{path}: {exc}") from exc
     if fmt is None:
@@ -113,6 +147,8 @@ def read(path: Path, source: str, fmt: str, ctx: ReadContext) -> Iterator[Row]:
         "telegram": telegram.read_telegram,
         "whatsapp": whatsapp.read_whatsapp,
         "twitter": twitter.read_twitter,
+        "email": mail_pairs.read_mail_pairs,
+        "stackexchange": stackexchange.read_posts,
         "alpaca": datasets.per_record(datasets.alpaca_messages, "instruction and output"),
         "sharegpt": datasets.per_record(
             datasets.sharegpt_messages, "conversations of from/value turns"

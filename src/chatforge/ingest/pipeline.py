@@ -184,9 +184,11 @@ class Ingestor:
     def signature(self) -> str:
         """What, besides file content, decides the chunks: a change re-reads every file."""
         s = self.settings
-        return json.dumps(
-            [s.chunk_tokens, s.csv_question, s.csv_answer, s.json_text_field, s.json_title_field]
-        )
+        fields = [s.chunk_tokens, s.csv_question, s.csv_answer]
+        fields += [s.json_text_field, s.json_title_field]
+        if s.stackexchange_tags or s.stackexchange_min_score is not None:
+            fields += [sorted(s.stackexchange_tags), s.stackexchange_min_score]
+        return json.dumps(fields)
 
     def run(
         self,
@@ -285,6 +287,8 @@ class Ingestor:
             json_text_field=s.json_text_field,
             json_title_field=s.json_title_field,
             max_file_mb=s.max_file_mb,
+            tags=tuple(s.stackexchange_tags),
+            min_score=s.stackexchange_min_score,
         )
 
     def _flush(self, group: list[ChunkedFile | FileResult], report: IngestReport) -> None:
