@@ -69,6 +69,9 @@ class IngestSettings(Section):
     stackexchange_min_score: int | None = Field(
         None, description="StackExchange Posts.xml: only questions and answers scoring this"
     )
+    wikipedia_max_articles: int | None = Field(
+        None, ge=1, description="Wikipedia dumps and datasets: read at most this many articles"
+    )
 
 
 class StoreSettings(Section):

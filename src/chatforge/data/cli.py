@@ -18,7 +18,9 @@ data_app = typer.Typer(
 
 _FORMATS_HELP = (
     "auto, markdown, text, html, pdf, rst, csv, tsv, excel, tickets, discord, telegram, "
-    "whatsapp, twitter, email (mbox, .eml), stackexchange (Posts.xml), alpaca, sharegpt, oasst, "
+    "whatsapp, twitter, email (mbox, .eml), stackexchange (Posts.xml), wikipedia (a "
+    "pages-articles .xml or .xml.bz2 dump, or a dataset of title and text columns), code "
+    "(source files; a folder is read as a repository), alpaca, sharegpt, oasst, "
     "ultrachat, messages or hf."
 )
 
@@ -72,6 +74,10 @@ def prepare(
     ] = None,
     tag: TagOpt = [],  # noqa: B006
     min_score: MinScoreOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Wikipedia: read at most this many articles of each source."),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print stats.json on stdout, nothing else.")
     ] = False,
@@ -95,6 +101,7 @@ def prepare(
         qa_columns=qa_columns,
         tags=tag,
         min_score=min_score,
+        limit=limit,
     )
     if json_out:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))

@@ -22,11 +22,13 @@ from chatforge.data.dedup import dedup
 from chatforge.data.split import split_ids
 from chatforge.data.stats import histogram, percentiles
 from chatforge.errors import ChatforgeError
+from chatforge.formats.folders import source_files
 from chatforge.formats.rows import ReadContext, Row
 from chatforge.formats.training import (
     FORMATS,
     KNOWN_SUFFIXES,
     detect,
+    is_hf_folder,
     read,
     whole_folder_format,
 )
@@ -67,10 +69,13 @@ def prepare(
     qa_columns: str | tuple[str, str] | None = None,
     tags: list[str] | tuple[str, ...] = (),
     min_score: int | None = None,
+    limit: int | None = None,
 ) -> PrepareReport:
     """Turn `sources` into a chat-format training set in the folder `out`."""
     if fmt != "auto" and fmt not in FORMATS:
         raise ChatforgeError(f"--format {fmt}: use auto or one of {', '.join(FORMATS)}")
+    if limit is not None and limit < 1:
+        raise ChatforgeError(f"--limit {limit}: give at least 1 article")
     if max_length < 16:
         raise ChatforgeError(f"--max-length {max_length}: give at least 16 tokens")
     if not 0 <= validation < 1:
@@ -84,6 +89,7 @@ def prepare(
         qa_columns=_qa_pair(qa_columns),
         tags=tuple(tags),
         min_score=min_score,
+        limit=limit,
         max_length=max_length,
         chunker=chunker,
         log=log.info,
@@ -177,16 +183,14 @@ def _expand(sources: list[str | Path], fmt: str) -> list[tuple[Path, str, bool]]
         path = Path(given)
         if not path.exists():
             raise ChatforgeError(f"{given}: no such file or folder")
-        whole = fmt in ("hf", "stackexchange", "email")
+        whole = fmt in ("hf", "stackexchange", "email") or (
+            fmt == "wikipedia" and is_hf_folder(path)
+        )
         if path.is_file() or whole or (fmt == "auto" and whole_folder_format(path)):
             found.append((path, str(given), False))
             continue
         files = [
-            p
-            for p in sorted(path.rglob("*"))
-            if p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            and (fmt != "auto" or p.suffix.lower() in KNOWN_SUFFIXES)
+            p for p in source_files(path) if fmt != "auto" or p.suffix.lower() in KNOWN_SUFFIXES
         ]
         if not files:
             raise ChatforgeError(f"{given}: no files of a known format in this folder")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chatforge.errors import ChatforgeError
+from chatforge.formats import wikipedia
 from chatforge.formats.knowledge import load
 from chatforge.formats.rows import ReadContext, Row, chat_messages
 from chatforge.schema import Document, Section
@@ -26,14 +27,22 @@ _HEADING_MARKS = re.compile(r"^\s*(?:#{1,6}\s+|(?:\d+\.)+\d*\s+)")
 
 def read_docs(path: Path, source: str, ctx: ReadContext, fmt: str | None = None) -> Iterator[Row]:
     """Text blocks of the document for continued pre-training, then its Q/A pairs."""
-    documents = load(path, source, as_type=_SUFFIX[fmt] if fmt else None)
+    documents = load(path, source, as_type=_SUFFIX.get(fmt or ""))
     for n, doc in enumerate(documents):
         tag = f"{source}#{doc.part or n}" if len(documents) > 1 else source
-        yield from _doc_text_rows(doc, tag, ctx)
+        yield from doc_text_rows(doc, tag, ctx)
         yield from faq_pairs(doc, tag)
 
 
-def _doc_text_rows(doc: Document, tag: str, ctx: ReadContext) -> Iterator[Row]:
+def read_articles(path: Path, source: str, ctx: ReadContext) -> Iterator[Row]:
+    """Passages of each Wikipedia article (of a dump or a dataset) for continued pre-training;
+    the article's title leads its first passage and sections keep their headings."""
+    for doc in wikipedia.articles(path, ctx.limit):
+        yield from doc_text_rows(doc, f"{source}#{doc.title}", ctx)
+
+
+def doc_text_rows(doc: Document, tag: str, ctx: ReadContext) -> Iterator[Row]:
+    """The document cut by the read context's chunker into text rows, one id per section."""
     if ctx.chunker is None:
         raise ChatforgeError("documentation sources need a chunker")
     starts = [s.start for s in doc.sections]
@@ -51,7 +60,7 @@ def _section_id(tag: str, starts: list[int], offset: int) -> str:
 def text_rows(text: str, cid: str, source: str, ctx: ReadContext) -> Iterator[Row]:
     """A long plain text cut into blocks that fit the training length."""
     doc = Document(source=source, text=text, title="", sections=[Section(0, len(text))])
-    for row in _doc_text_rows(doc, cid, ctx):
+    for row in doc_text_rows(doc, cid, ctx):
         row.source = source
         yield row
 

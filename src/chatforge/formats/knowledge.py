@@ -24,6 +24,7 @@ from chatforge.formats import (
     sheets,
     stackexchange,
     text,
+    wikipedia,
 )
 from chatforge.formats.textio import read_bytes
 from chatforge.schema import Document
@@ -40,11 +41,15 @@ class LoadOptions:
     max_file_mb: float = 100.0
     tags: tuple[str, ...] = ()  # StackExchange questions with one of these tags (all if empty)
     min_score: int | None = None  # StackExchange posts scoring at least this
+    max_articles: int | None = None  # most articles read from each Wikipedia source
 
 
 Loader = Callable[[bytes, Path, LoadOptions], list[Document]]
 
-XML_LOADERS: dict[str, Loader] = {"posts": stackexchange.load_posts}
+XML_LOADERS: dict[str, Loader] = {
+    "posts": stackexchange.load_posts,
+    "mediawiki": wikipedia.load_dump,
+}
 """Loaders of XML files by their root element."""
 
 
@@ -59,7 +64,7 @@ def _load_xml(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
         known = ", ".join(f"<{r}>" for r in XML_LOADERS)
         raise LoadError(
             f"unsupported XML (root <{root or '?'}>); chatforge reads XML with root {known} "
-            "(a StackExchange Posts.xml)"
+            "(a StackExchange Posts.xml or a Wikipedia pages-articles dump)"
         )
     return loader(data, path, options)
 
@@ -79,6 +84,8 @@ LOADERS: dict[str, Loader] = {
     **dict.fromkeys(code.CODE_EXTENSIONS, code.load_code),
     **dict.fromkeys(mail.MAIL_EXTENSIONS, mail.load_mail),
     ".xml": _load_xml,
+    ".bz2": wikipedia.load_dump,
+    **dict.fromkeys(wikipedia.TABLE_SUFFIXES, wikipedia.load_table),
 }
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(LOADERS)

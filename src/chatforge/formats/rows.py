@@ -54,6 +54,7 @@ class ReadContext:
     qa_columns: tuple[str, str] | None = None
     tags: tuple[str, ...] = ()  # StackExchange questions with one of these tags (all if empty)
     min_score: int | None = None  # StackExchange posts scoring at least this
+    limit: int | None = None  # most articles read from each Wikipedia source
     max_length: int = 512
     chunker: Callable[[], Any] | None = None  # builds the documentation chunker on first use
     log: Callable[[str], None] = lambda _msg: None

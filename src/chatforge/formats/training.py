@@ -21,8 +21,11 @@ from chatforge.formats import (
     sheets,
     stackexchange,
     tickets,
+    wikipedia,
 )
+from chatforge.formats.code import CODE_EXTENSIONS
 from chatforge.formats.exports import discord, telegram, twitter, whatsapp
+from chatforge.formats.folders import HF_MARKERS
 from chatforge.formats.mail import MAIL_EXTENSIONS
 from chatforge.formats.records import json_records
 from chatforge.formats.rows import ReadContext, Row
@@ -44,6 +47,8 @@ FORMATS = (
     "twitter",
     "email",
     "stackexchange",
+    "wikipedia",
+    "code",
     "alpaca",
     "sharegpt",
     "oasst",
@@ -51,16 +56,19 @@ FORMATS = (
     "messages",
     "hf",
 )
-DOC_FORMATS = {"markdown", "text", "html", "pdf", "rst"}
-HF_MARKERS = ("dataset_dict.json", "dataset_info.json", "state.json")
-"""Files one of which a folder saved by `datasets.save_to_disk` holds."""
+DOC_FORMATS = {"markdown", "text", "html", "pdf", "rst", "code"}
 KNOWN_SUFFIXES = frozenset(
     {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".rst", ".csv", ".tsv", ".xlsx"}
     | {".xlsm", ".json", ".jsonl", ".ndjson", ".js", ".xml"}
     | MAIL_EXTENSIONS
+    | wikipedia.DUMP_SUFFIXES
+    | wikipedia.TABLE_SUFFIXES
+    | CODE_EXTENSIONS
 )
 """Extensions a folder is searched for when the format is detected."""
 _BY_SUFFIX = {
+    **dict.fromkeys(CODE_EXTENSIONS, "code"),
+    **dict.fromkeys(wikipedia.DUMP_SUFFIXES | wikipedia.TABLE_SUFFIXES, "wikipedia"),
     ".md": "markdown",
     ".markdown": "markdown",
     ".txt": "text",
@@ -78,7 +86,7 @@ _BY_SUFFIX = {
     **dict.fromkeys(MAIL_EXTENSIONS, "email"),
 }
 
-_XML_FORMATS = {"posts": "stackexchange"}
+_XML_FORMATS = {"posts": "stackexchange", "mediawiki": "wikipedia"}
 """Formats of XML files by their root element."""
 
 Reader = Callable[[Path, str, ReadContext], Iterator[Row]]
@@ -95,7 +103,7 @@ def whole_folder_format(path: Path) -> str | None:
     if not path.is_dir():
         return None
     if is_hf_folder(path):
-        return "hf"
+        return "wikipedia" if wikipedia.has_article_columns(path) else "hf"
     if (path / stackexchange.POSTS_FILE).is_file():
         return "stackexchange"
     known = [p.suffix.lower() for p in path.rglob("*") if p.suffix.lower() in KNOWN_SUFFIXES]
@@ -121,7 +129,7 @@ def detect(path: Path) -> str:
         if fmt == "csv" and tickets.looks_like_tickets(_csv_header(path)):
             return "tickets"
         if fmt == "twitter" and not twitter.looks_like_twitter(path):
-            fmt = None
+            fmt = "code"
         if suffix == ".xml":
             with path.open("rb") as f:
                 fmt = _XML_FORMATS.get(stackexchange.xml_root(f))
@@ -149,6 +157,7 @@ def read(path: Path, source: str, fmt: str, ctx: ReadContext) -> Iterator[Row]:
         "twitter": twitter.read_twitter,
         "email": mail_pairs.read_mail_pairs,
         "stackexchange": stackexchange.read_posts,
+        "wikipedia": doc_rows.read_articles,
         "alpaca": datasets.per_record(datasets.alpaca_messages, "instruction and output"),
         "sharegpt": datasets.per_record(
             datasets.sharegpt_messages, "conversations of from/value turns"

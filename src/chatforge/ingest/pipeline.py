@@ -29,6 +29,7 @@ from chatforge.config import IngestSettings
 from chatforge.embed import Embedder
 from chatforge.errors import LoadError
 from chatforge.formats import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.formats.folders import is_dataset_metadata, is_noise_dir
 from chatforge.formats.textio import check_size
 from chatforge.ingest.chunker import Chunker
 from chatforge.ingest.sources import canonical_source, is_under, merge_spellings
@@ -124,12 +125,14 @@ class Walker:
             dirnames[:] = sorted(
                 d
                 for d in dirnames
-                if not d.startswith(".") and not self._ignored(here / d, specs, is_dir=True)
+                if not is_noise_dir(here / d) and not self._ignored(here / d, specs, is_dir=True)
             )
             for name in sorted(filenames):
                 path = here / name
                 rel = os.path.normpath(os.path.join(given, os.path.relpath(path, root)))
-                if name.startswith(".") or self._ignored(path, specs, is_dir=False):
+                if name.startswith(".") or is_dataset_metadata(path):
+                    continue
+                if self._ignored(path, specs, is_dir=False):
                     continue
                 if not self._selected(rel):
                     continue
@@ -188,6 +191,8 @@ class Ingestor:
         fields += [s.json_text_field, s.json_title_field]
         if s.stackexchange_tags or s.stackexchange_min_score is not None:
             fields += [sorted(s.stackexchange_tags), s.stackexchange_min_score]
+        if s.wikipedia_max_articles is not None:
+            fields.append(s.wikipedia_max_articles)
         return json.dumps(fields)
 
     def run(
@@ -289,6 +294,7 @@ class Ingestor:
             max_file_mb=s.max_file_mb,
             tags=tuple(s.stackexchange_tags),
             min_score=s.stackexchange_min_score,
+            max_articles=s.wikipedia_max_articles,
         )
 
     def _flush(self, group: list[ChunkedFile | FileResult], report: IngestReport) -> None:
