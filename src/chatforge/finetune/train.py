@@ -315,7 +315,7 @@ def _train(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     import torch
-    from transformers import EarlyStoppingCallback, Trainer, set_seed
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
 
     from chatforge.evaluate.perplexity import perplexity
     from chatforge.finetune.callbacks import CsvMetrics, TimeBudget
@@ -342,6 +342,10 @@ def _train(
             *cfg.callbacks,
         ],
     )
+    if not cfg.progress:
+        # Without progress bars the Trainer prints each log dict on stdout, which --json keeps
+        # for the summary alone; metrics.csv has them.
+        trainer.remove_callback(PrinterCallback)
     resume_from = last_checkpoint(partial / "checkpoints") if cfg.resume else None
     started = time.monotonic()
     result = _fit(trainer, cfg, partial, resume_from)
