@@ -137,18 +137,20 @@ def test_folder_source_and_dedup_and_pii(fixtures: Path, tmp_path: Path, run_cli
         + "\n"
     )  # fmt: skip
     (folder / ".hidden.jsonl").write_text("not read")
-    (folder / "c.js").write_text("console.log('not a Twitter archive')")
+    (folder / "c.js").write_text("console.log('not a Twitter archive, so read as code')")
+    (folder / "d.xml").write_text("<catalog><book>not a dump chatforge reads</book></catalog>")
     code, out, err = run_cli(
         "data", "prepare", str(folder), "--out", str(tmp_path / "ds"), "--pii", "--json"
     )
     assert code == 0, err
     stats = json.loads(out)
-    assert [s["path"] for s in stats["sources"]] == [
-        str(folder / "a.jsonl"),
-        str(folder / "b.jsonl"),
+    assert [(s["path"], s["format"]) for s in stats["sources"]] == [
+        (str(folder / "a.jsonl"), "messages"),
+        (str(folder / "b.jsonl"), "messages"),
+        (str(folder / "c.js"), "code"),
     ]
-    assert stats["kept"] == 4 and stats["dropped"] == {"duplicate": 3}
-    assert [(s["source"], s["line"]) for s in stats["skipped"]] == [(str(folder / "c.js"), None)]
+    assert stats["kept"] == 5 and stats["dropped"] == {"duplicate": 3}
+    assert [(s["source"], s["line"]) for s in stats["skipped"]] == [(str(folder / "d.xml"), None)]
     texts = [m["content"] for r in load_prepared(tmp_path / "ds")["train"] for m in r["messages"]]
     texts += [
         m["content"] for r in load_prepared(tmp_path / "ds")["validation"] for m in r["messages"]
