@@ -24,3 +24,5 @@ FRENCH = frozenset(
     un une vos votre vous y""".split()
 )
 STOPWORDS = ENGLISH | FRENCH
+STOPWORDS_BY_LANGUAGE = {"en": ENGLISH, "fr": FRENCH}
+"""Stopwords by ISO 639-1 code, for the languages that have a list here."""

@@ -7,6 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 
+from chatforge.languages import detect
+from chatforge.lexical import query_terms
 from chatforge.schema import Chunk, Document
 from chatforge.store.sqlite import SQLiteStore
 
@@ -47,7 +49,8 @@ def test_scores_are_fts5s_own_bm25(store):
     _write(store, "manuals.txt", TEXTS[:3], context="Manuals > Widgets")
     _write(store, "home.txt", TEXTS[3:], context="Home")
     for query in ["frozen widget reset", "router lights manual", "gadget winter", "home widget"]:
-        words = " OR ".join(query.split())
+        langs = [detect(query)[0], *store.languages()]
+        words = " OR ".join(query_terms(query, langs))  # the terms the store searches
         expected = store.db.execute(
             "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?",
             (words,),

@@ -79,6 +79,7 @@ OLD_TABLES = (
 )
 ALL_MIGRATIONS = [
     ("store", "m001_documents"),
+    ("store", "m002_chunk_languages"),
     ("conversations", "m001_conversations"),
     ("memory", "m001_memories"),
     ("memory", "m002_superseded_by"),
@@ -184,6 +185,13 @@ def test_a_bot_made_before_migrations_keeps_every_row_and_gains_the_column(old_b
         assert columns[-2:] == ["superseded_by", "slot"]
         after = _rows(old_bot)
         after["memories"] = [r[:-2] for r in after["memories"] if r[-2] is None]
+        # Chunks gain their language; the keyword index is re-made from language-aware terms.
+        assert [r[-1] for r in after["chunks"]] == ["en", "en", "fr"]
+        after["chunks"] = [r[:-1] for r in after["chunks"]]
+        assert [r[0] for r in after.pop("chunks_fts")] == [r[0] for r in before.pop("chunks_fts")]
+        meta_after, meta_before = dict(after.pop("meta")), dict(before.pop("meta"))
+        assert int(meta_after.pop("generation")) == int(meta_before.pop("generation")) + 1
+        assert meta_after == meta_before
         assert after == before
         # The rows are the bot's, usable as before: search, history, recall.
         assert [d.path for d in store.documents()] == ["guide/install.md", "notes/cuisine.md"]
@@ -332,7 +340,7 @@ def test_a_part_first_opened_inside_a_transaction_migrates_with_it(tmp_path, emb
         with pytest.raises(RuntimeError), store.transaction():
             ConversationStore(store)
             raise RuntimeError("the turn failed")
-        assert [a.namespace for a in applied_migrations(store.db)] == ["store"]
+        assert {a.namespace for a in applied_migrations(store.db)} == {"store"}
         with store.transaction() as db:
             conversations = ConversationStore(store)
             conversations.record_turn(
@@ -350,7 +358,11 @@ def test_a_part_first_opened_inside_a_transaction_migrates_with_it(tmp_path, emb
                 query="",
             )
         assert conversations.history("c1", "ada") == [("Où est le four ?", "Dans la cuisine.")]
-        assert [a.namespace for a in applied_migrations(store.db)] == ["store", "conversations"]
+        assert [a.namespace for a in applied_migrations(store.db)] == [
+            "store",
+            "store",
+            "conversations",
+        ]
     finally:
         store.close()
 

@@ -31,9 +31,11 @@ COLUMN_WEIGHTS = np.array([0.5, 1.0], dtype=np.float32)
 """Weights of the FTS5 columns (context: the heading trail, then text), as bm25() takes them."""
 log = logging.getLogger("chatforge.store")
 
-TOKENIZER = "porter unicode61 remove_diacritics 2"
-"""The FTS5 tokenizer of `chunks_fts` and of queries; changing it takes a store migration that
-rebuilds `chunks_fts`, since existing bots keep the tokenizer their table was made with."""
+TOKENIZER = "unicode61 remove_diacritics 0"
+"""The FTS5 tokenizer of `chunks_fts` and of queries. It only splits the terms that
+chatforge.lexical made (stems in the chunk's language, accents folded where that helps);
+changing it takes a store migration that rebuilds `chunks_fts`, since existing bots keep the
+tokenizer their table was made with."""
 
 
 class KeywordIndex:
@@ -153,7 +155,7 @@ class KeywordIndex:
 
 
 class QueryTokenizer:
-    """Words to index terms with FTS5's own tokenizer (stemming included), so they match."""
+    """Query terms through FTS5's own tokenizer, so they split exactly as the index's did."""
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)

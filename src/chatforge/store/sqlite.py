@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -24,11 +23,13 @@ from typing import Any
 import numpy as np
 
 from chatforge.errors import ConfigError
+from chatforge.languages import SURE, detect
+from chatforge.lexical import query_terms
 from chatforge.schema import Chunk, Document, Hit
+from chatforge.store.chunk_terms import analyse, m002_chunk_languages
 from chatforge.store.faiss_index import VectorIndex
-from chatforge.store.keyword_index import TOKENIZER, KeywordIndex, QueryTokenizer
+from chatforge.store.keyword_index import KeywordIndex, QueryTokenizer
 from chatforge.store.migrations import execute_all, migrate, migration
-from chatforge.words import STOPWORDS
 
 log = logging.getLogger("chatforge.store")
 
@@ -55,16 +56,16 @@ def m001_documents(db: sqlite3.Connection) -> None:
         "CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash)",
         "CREATE TABLE IF NOT EXISTS vectors(hash TEXT PRIMARY KEY, vec BLOB NOT NULL)",
         "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
-        f"context, text, tokenize = '{TOKENIZER}')",
+        "context, text, tokenize = 'porter unicode61 remove_diacritics 2')",
         """CREATE TABLE IF NOT EXISTS ingest_log(
           id INTEGER PRIMARY KEY, at TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
           reason TEXT NOT NULL DEFAULT '')""",
     )
 
 
-MAX_QUERY_TERMS = 32
+migration("store")(m002_chunk_languages)
+
 KEYWORDS = "keywords.npz"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def now() -> str:
@@ -113,6 +114,7 @@ class SQLiteStore:
         self._keywords: KeywordIndex | None = None
         self._keywords_lock = threading.Lock()
         self._tokenizer = QueryTokenizer()
+        self._languages: tuple[int, list[str]] | None = None
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -189,9 +191,13 @@ class SQLiteStore:
         vectors: dict[str, np.ndarray],
         chunking: str = "",
     ) -> int:
-        """Swap in a file's new documents, chunks and vectors in one transaction."""
+        """Swap in a file's new documents, chunks and vectors in one transaction.
+
+        Each chunk's language and keyword terms are worked out first, outside the transaction,
+        so the write lock is held only for the writes."""
         at = now()
         n = 0
+        analysed = [analyse([(c.context, c.text) for c in chunks]) for _, chunks, _ in documents]
         with self._write_guard, self.transaction():
             self._delete_file(path)
             self.db.execute(
@@ -202,16 +208,17 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO vectors(hash, vec) VALUES(?, ?)",
                 ((h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()),
             )
-            for doc, chunks, hashes in documents:
+            for (doc, chunks, hashes), terms in zip(documents, analysed, strict=True):
                 cur = self.db.execute(
                     "INSERT INTO documents(path, part, title, text, meta) VALUES(?,?,?,?,?)",
                     (path, doc.part, doc.title, doc.text, json.dumps(doc.meta, default=str)),
                 )
                 doc_id = cur.lastrowid
-                for ord_, (chunk, h) in enumerate(zip(chunks, hashes, strict=True)):
+                rows = zip(chunks, hashes, terms, strict=True)
+                for ord_, (chunk, h, (lang, context_terms, text_terms)) in enumerate(rows):
                     cur = self.db.execute(
                         'INSERT INTO chunks(doc_id, ord, start, "end", section, context, text,'
-                        " hash) VALUES(?,?,?,?,?,?,?,?)",
+                        " hash, lang) VALUES(?,?,?,?,?,?,?,?,?)",
                         (
                             doc_id,
                             ord_,
@@ -221,11 +228,12 @@ class SQLiteStore:
                             chunk.context,
                             chunk.text,
                             h,
+                            lang,
                         ),
                     )
                     self.db.execute(
                         "INSERT INTO chunks_fts(rowid, context, text) VALUES(?,?,?)",
-                        (cur.lastrowid, chunk.context, chunk.text),
+                        (cur.lastrowid, context_terms, text_terms),
                     )
                     n += 1
             self._record_model(self.model, vectors)
@@ -342,14 +350,28 @@ class SQLiteStore:
     def lexical(
         self, query: str, k: int, source_glob: str | None = None
     ) -> list[tuple[int, float]]:
-        """BM25 over chunk text and its heading context; higher score is better."""
-        words = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
-        words = [w for w in words if w not in STOPWORDS] or words
-        terms = self._tokenizer.terms(words[:MAX_QUERY_TERMS])
+        """BM25 over chunk text and its heading context; higher score is better.
+
+        The question is analysed in its own language when that is sure, else also in each
+        language the chunks are in (see lexical.query_terms): stems of a second language only
+        add stray matches when the question's own language is known."""
+        lang, prob = detect(query)
+        langs = [lang] if prob >= SURE else [lang, *self.languages()]
+        terms = self._tokenizer.terms(query_terms(query, langs))
         if not terms:
             return []
         allowed = self._ids_under(source_glob) if source_glob else None
         return self.keyword_index().search(terms, k, allowed)
+
+    def languages(self) -> list[str]:
+        """The languages of the stored chunks, most chunks first; remembered per generation."""
+        gen = self.generation()
+        if self._languages is None or self._languages[0] != gen:
+            rows = self.db.execute(
+                "SELECT lang FROM chunks WHERE lang != '' GROUP BY lang ORDER BY count(*) DESC"
+            )
+            self._languages = (gen, [r[0] for r in rows])
+        return self._languages[1]
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index: loaded or rebuilt from FTS5 whenever the store has moved on.
