@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatforge.errors import ChatforgeError
-from chatforge.retrieve import convex, rrf
+from chatforge.retrieve import adaptive, convex, rrf, standout
 
 DOCS = {
     "donate.md": "# Donating equipment\n\nWe gladly take the desktops and laptops you no longer "
@@ -82,3 +82,26 @@ def test_zero_weights_for_both_halves_are_refused(bot):
     bot.settings.retrieve.dense_weight = bot.settings.retrieve.lexical_weight = 0
     with pytest.raises(ChatforgeError, match="both 0"):
         bot.search(QUESTION)
+
+
+def test_adaptive_fusion_hears_the_half_whose_best_stands_out():
+    """Constructed halves: one returns a flat list (clueless: its best is one of many
+    look-alikes), the other puts one chunk far above the rest. Fixed weights let the flat half
+    decide; adaptive fusion ranks first what the better half ranks first, whichever half it is."""
+    flat = [(i, 0.50 - 0.002 * i) for i in range(1, 30)]  # dense, lost in a foreign language
+    peaked = [(30, 9.0), *((i, 1.0 + 0.01 * i) for i in range(1, 10))]  # BM25, on the answer
+    assert max(convex([(flat, 0.8), (peaked, 0.2)]).items(), key=lambda kv: kv[1])[0] != 30
+    fused = adaptive([(flat, 0.8), (peaked, 0.2)])
+    assert max(fused.items(), key=lambda kv: kv[1])[0] == 30
+    # The other way round: a sure dense half and a BM25 half matching only common words.
+    sure = [(7, 0.9), *((i, 0.3 - 0.001 * i) for i in range(10, 40))]
+    noisy = [(i, 5.0 - 0.01 * i) for i in range(10, 40)]
+    fused = adaptive([(sure, 0.8), (noisy, 0.2)])
+    assert max(fused.items(), key=lambda kv: kv[1])[0] == 7
+    assert standout(flat) < 2 < standout(sure)
+
+
+def test_adaptive_fusion_keeps_the_set_weights_when_no_half_stands_out():
+    flat = [(i, 1.0) for i in range(1, 6)]
+    assert adaptive([(flat, 0.8), (flat, 0.2)]) == pytest.approx(convex([(flat, 0.8), (flat, 0.2)]))
+    assert standout([(1, 0.4), (2, 0.3)]) == 0.0  # too short to say

@@ -89,10 +89,11 @@ class RetrieveSettings(Section):
     dense: bool = Field(True, description="use embedding (FAISS) search")
     lexical: bool = Field(True, description="use BM25 keyword search (over SQLite FTS5)")
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
-    fusion: Literal["convex", "rrf"] = Field(
-        "convex",
-        description="convex = weighted sum of each half's scores over its best score; "
-        "rrf = reciprocal rank fusion",
+    fusion: Literal["adaptive", "convex", "rrf"] = Field(
+        "adaptive",
+        description="adaptive = convex with each weight scaled per question by how far that "
+        "half's best hit stands out of its list; convex = weighted sum of each half's scores "
+        "over its best score; rrf = reciprocal rank fusion",
     )
     dense_weight: float = Field(0.8, ge=0, description="weight of the dense half in fusion")
     lexical_weight: float = Field(0.2, ge=0, description="weight of the BM25 half in fusion")

@@ -3,7 +3,10 @@
 Dense search finds paraphrases; BM25 finds rare exact words (command names, error codes).
 By default the two are fused by a convex combination of their scores, each rescaled by its best:
 unlike rank fusion it hears how sure each half is, so BM25's weak hits on a question it
-half-matches cannot push dense's clear answer down. Reciprocal rank fusion remains a setting.
+half-matches cannot push dense's clear answer down. The default, adaptive, also sets the two
+weights per question from how far each half's best hit stands out of its own list, so a half
+that is clueless (a language its model does not know, a code word it never saw) is heard less.
+Fixed weights and reciprocal rank fusion remain settings.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from chatforge.schema import Hit
 from chatforge.store.sqlite import SQLiteStore
 
 MAX_QUERY_CHARS = 8000
+SPREAD_FLOOR = 0.05
 
 
 @dataclass
@@ -72,6 +76,34 @@ def convex(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
     return fused
 
 
+def standout(ranking: Ranking) -> float:
+    """How far the best score stands out of the rest of a half's list, in their standard
+    deviations (a z-score of scores over the best; below 0 counts as 0), 0 if it does not.
+
+    A half that understands the question puts one or a few passages well above the crowd; a
+    clueless one returns a flat list whose best is only the largest of many look-alikes."""
+    scores = np.maximum(np.array([s for _, s in ranking], dtype=np.float64), 0.0)
+    if len(scores) < 3 or scores[0] <= 0:
+        return 0.0
+    rest = scores[1:] / scores[0]
+    # The spread counts from 5% of the best: a short list's few near-equal scores would
+    # otherwise make any gap look like certainty.
+    return max(float((1 - rest.mean()) / (rest.std() + SPREAD_FLOOR)), 0.0)
+
+
+def adaptive(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
+    """Convex fusion with each half's weight scaled by its `standout` for this question.
+
+    The set weights stay the prior (dense 0.8: on English it is the better half), the z-scores
+    move them per question: on the bench's French questions the English-only dense model's list
+    is flat and BM25's is peaked, so BM25 leads there, while on English questions the weights
+    stay near the prior. Where neither half stands out the set weights apply unchanged."""
+    weighted = [(r, w * standout(r)) for r, w in rankings]
+    if sum(w for _, w in weighted) <= 0:
+        weighted = rankings
+    return convex(weighted)
+
+
 def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
     """Maximal marginal relevance: pick items relevant to the query but unlike those picked."""
     relevance = vectors @ query
@@ -123,7 +155,8 @@ class Retriever:
             # One half alone keeps its own scores (cosine or BM25), which mean something.
             scored = rankings[0][0]
         else:
-            fused = convex(rankings) if s.fusion == "convex" else rrf(rankings, s.rrf_k)
+            fuse = {"adaptive": adaptive, "convex": convex}.get(s.fusion)
+            fused = fuse(rankings) if fuse else rrf(rankings, s.rrf_k)
             scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         if s.mmr and qvec is not None and len(scored) > k:
             pool = scored[: max(k * 4, 20)]
