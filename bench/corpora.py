@@ -16,6 +16,7 @@ DEFAULT_CACHE = REPO / ".cache" / "bench"
 
 PYTHON_DOC = "python3.11-doc"
 DEBIAN_FAQ = "debian-faq"
+DEBIAN_FAQ_FR = "debian-faq-fr"
 
 # Generated navigation pages of the Sphinx build: indexes of every name, not documents.
 PYTHON_NAV_PAGES = ("genindex*.html", "py-modindex.html", "search.html", "contents.html")
@@ -80,12 +81,21 @@ def debian_faq(cache: Path = DEFAULT_CACHE) -> Path:
     return faq
 
 
-def debian_faq_pages(faq: Path) -> list[Path]:
-    """The FAQ's chapter pages, relative to `faq`, without the table of contents."""
-    return [p.relative_to(faq) for p in sorted(faq.glob("*.en.html")) if p.name != "index.en.html"]
+def debian_faq_fr(cache: Path = DEFAULT_CACHE) -> Path:
+    """The folder of the Debian FAQ's French HTML chapters (same chapters and numbering)."""
+    faq = fetch_deb(DEBIAN_FAQ_FR, cache) / "usr/share/doc/debian/FAQ/fr"
+    if not (faq / "index.fr.html").is_file():
+        raise RuntimeError(f"{faq}: no index.fr.html; the {DEBIAN_FAQ_FR} package layout changed")
+    return faq
 
 
-CORPORA = ("python-docs", "debian-faq")
+def debian_faq_pages(faq: Path, lang: str = "en") -> list[Path]:
+    """The FAQ's chapter pages in `lang`, relative to `faq`, without the table of contents."""
+    index = f"index.{lang}.html"
+    return [p.relative_to(faq) for p in sorted(faq.glob(f"*.{lang}.html")) if p.name != index]
+
+
+CORPORA = ("python-docs", "debian-faq", "debian-faq-fr")
 
 
 def pick_pages(pages: list[Path], questions: list[dict], limit: int | None) -> list[Path]:
@@ -106,6 +116,9 @@ def corpus(name: str, cache: Path = DEFAULT_CACHE) -> tuple[Path, list[Path]]:
     if name == "debian-faq":
         root = debian_faq(cache)
         return root, debian_faq_pages(root)
+    if name == "debian-faq-fr":
+        root = debian_faq_fr(cache)
+        return root, debian_faq_pages(root, "fr")
     raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
 
 

@@ -7,6 +7,11 @@ when it comes from that file and its heading trail (`Hit.section`) contains that
 also its subsections. Every label is checked against the store before scoring. python-docs:
 questions (bench/data/python_docs_questions.jsonl) name the pages that answer them, and `--pages`
 pages of the Python documentation are ingested, the answer pages among them.
+
+debian-faq-fr: the same labels with the questions written in French, over the French FAQ
+(package debian-faq-fr, same chapters and section numbers, `.fr.html` files). debian-faq-cross:
+those French questions over the English FAQ. `all` runs every set, one summary line each;
+`--embed MODEL` runs with another embedding model (its own bots, beside the default's).
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ from common import DATA, first_rank, offline, rank_metrics, read_jsonl, table
 QUESTIONS = {
     "debian-faq": DATA / "debian_faq_questions.jsonl",
     "python-docs": DATA / "python_docs_questions.jsonl",
+    "debian-faq-fr": DATA / "debian_faq_questions_fr.jsonl",
+    "debian-faq-cross": DATA / "debian_faq_questions_fr.jsonl",
 }
+CORPUS = {"debian-faq-cross": "debian-faq"}
+"""The corpus of a set, where it is not the set's own name."""
 BOTS = corpora.DEFAULT_CACHE / "bots"
 CUTOFFS = (1, 5, 10)
 METRICS = ("hit@1", "hit@5", "mrr@10")
@@ -65,6 +74,54 @@ def check_labels(bot: Any, questions: list[dict[str, Any]]) -> None:
         raise SystemExit(f"labels that match no stored chunk: {names}")
 
 
+def questions_of(name: str) -> list[dict[str, Any]]:
+    """The set's questions; the cross-language set points the French labels at English pages."""
+    questions = read_jsonl(QUESTIONS[name])
+    if name == "debian-faq-cross":
+        for q in questions:
+            q["source"] = q["source"].replace(".fr.html", ".en.html")
+    return questions
+
+
+def open_bot(name: str, args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], str]:
+    """The set's bot (ingested, labels checked), its questions and its display name."""
+    from chatforge.bot import Bot
+    from chatforge.config import Settings
+
+    questions = questions_of(name)
+    corpus_name = CORPUS.get(name, name)
+    root, pages = corpora.corpus(corpus_name)
+    folder = corpus_name
+    if corpus_name == "python-docs":
+        pages = corpora.pick_pages(pages, questions, args.pages)
+        folder = name = f"{corpus_name}-{len(pages)}"
+    if args.embed:
+        folder += "-" + args.embed.replace("/", "_")
+    bot_dir = (args.bot or BOTS / folder).resolve()
+    if args.fresh:
+        shutil.rmtree(bot_dir, ignore_errors=True)
+    Bot.init(bot_dir, exist_ok=True)
+    settings = Settings.load(bot_dir)
+    if args.embed:
+        settings.embed.model = args.embed
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        report = Bot(bot_dir, settings).ingest([p.as_posix() for p in pages])
+    finally:
+        os.chdir(cwd)
+    bot = Bot(bot_dir, settings)
+    if corpus_name.startswith("debian-faq"):
+        check_labels(bot, questions)
+    rephrased = sum(q.get("kind") == "rephrased" for q in questions)
+    print(
+        f"{name}: {len(pages)} pages, {bot.store.chunk_count()} chunks "
+        f"(ingest {report.totals}); {len(questions)} questions, {rephrased} rephrased; "
+        f"embed {settings.embed.model}"
+    )
+    return bot, questions, name
+
+
 def score(search: Callable[[str], list], questions: list[dict[str, Any]]) -> dict[str, float]:
     ranks = [first_rank(search(q["question"]), relevant(q)) for q in questions]
     return rank_metrics(ranks, CUTOFFS)
@@ -72,42 +129,30 @@ def score(search: Callable[[str], list], questions: list[dict[str, Any]]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", default="debian-faq", choices=list(QUESTIONS))
+    parser.add_argument(
+        "sets", nargs="*", default=["debian-faq"], choices=[*QUESTIONS, "all"], metavar="SET",
+        help=f"any of {', '.join(QUESTIONS)}, or all (default: debian-faq)",
+    )  # fmt: skip
     parser.add_argument("--pages", type=int, default=150, help="python-docs pages to ingest")
-    parser.add_argument("--bot", type=Path, help="bot folder (reused if present)")
+    parser.add_argument("--bot", type=Path, help="bot folder (reused if present; one set only)")
     parser.add_argument("--fresh", action="store_true", help="rebuild the bot from scratch")
     parser.add_argument("--no-sweep", action="store_true", help="skip the fusion settings sweep")
+    parser.add_argument("--embed", help="embedding model (embed.model) instead of the default")
     args = parser.parse_args()
+    names = list(QUESTIONS) if "all" in args.sets else list(dict.fromkeys(args.sets))
+    if args.bot and len(names) > 1:
+        parser.error("--bot names the folder of one set; give one set with it")
     offline()
-    from chatforge.bot import Bot
+    summaries = [bench_set(name, args) for name in names]
+    print("\n" + "\n".join(summaries))
+
+
+def bench_set(name: str, args: argparse.Namespace) -> str:
+    """Every mode on one set (and the sweep unless --no-sweep); returns its summary line."""
     from chatforge.config import RetrieveSettings
     from chatforge.retrieve import Retriever
 
-    questions = read_jsonl(QUESTIONS[args.corpus])
-    root, pages = corpora.corpus(args.corpus)
-    name = args.corpus
-    if args.corpus == "python-docs":
-        pages = corpora.pick_pages(pages, questions, args.pages)
-        name = f"{args.corpus}-{len(pages)}"
-    bot_dir = (args.bot or BOTS / name).resolve()
-    if args.fresh:
-        shutil.rmtree(bot_dir, ignore_errors=True)
-    Bot.init(bot_dir, exist_ok=True)
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        report = Bot(bot_dir).ingest([p.as_posix() for p in pages])
-    finally:
-        os.chdir(cwd)
-    bot = Bot(bot_dir)
-    if args.corpus == "debian-faq":
-        check_labels(bot, questions)
-    rephrased = sum(q.get("kind") == "rephrased" for q in questions)
-    print(
-        f"{name}: {len(pages)} pages, {bot.store.chunk_count()} chunks "
-        f"(ingest {report.totals}); {len(questions)} questions, {rephrased} rephrased"
-    )
-
+    bot, questions, name = open_bot(name, args)
     embedder = CachedQueries(bot.embedder)
     base = bot.settings.retrieve
 
@@ -162,7 +207,7 @@ def main() -> None:
             f"MRR@10 {best['mrr@10']:.3f}, >= each half: {'yes' if best_beats else 'NO'}"
         )
 
-    print(
+    return (
         f"SUMMARY retrieval {name} ({len(questions)} q): MRR@10 hybrid {hy['mrr@10']:.3f} "
         f"vs dense {de['mrr@10']:.3f} ({hy['mrr@10'] / max(de['mrr@10'], 1e-9):.2f}x) "
         f"vs BM25 {bm['mrr@10']:.3f} ({hy['mrr@10'] / max(bm['mrr@10'], 1e-9):.2f}x); "
