@@ -19,7 +19,7 @@ from chatforge.embed import Embedder
 from chatforge.errors import ConfigError
 from chatforge.ingest.pipeline import Ingestor, Progress
 from chatforge.ingest.sources import forget_file
-from chatforge.profiles import PROFILES, render_yaml, settings_for
+from chatforge.profiles import LANGUAGES, PROFILES, render_yaml, settings_for
 from chatforge.retrieve import Filters, Retriever
 from chatforge.schema import Hit, IngestReport
 from chatforge.store.sqlite import SQLiteStore, StoredDocument
@@ -66,10 +66,21 @@ class Bot:
         self._store = store
 
     @classmethod
-    def init(cls, folder: str | Path, profile: str = "general", exist_ok: bool = False) -> Bot:
-        """Create a bot folder with a documented chatforge.yaml for the profile."""
+    def init(
+        cls,
+        folder: str | Path,
+        profile: str = "general",
+        exist_ok: bool = False,
+        language: str = "en",
+    ) -> Bot:
+        """Create a bot folder with a documented chatforge.yaml for the profile, and the
+        embedding model for the language its documents and users speak (see profiles)."""
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        if language not in LANGUAGES:
+            raise ConfigError(
+                f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}"
+            )
         folder = Path(folder)
         config = folder / CONFIG_FILE
         if config.exists() and not exist_ok:
@@ -78,7 +89,7 @@ class Bot:
             raise ConfigError(f"{folder} is a file; give a folder for the bot")
         (folder / "data").mkdir(parents=True, exist_ok=True)
         if not config.exists():
-            config.write_text(render_yaml(settings_for(profile)), encoding="utf-8")
+            config.write_text(render_yaml(settings_for(profile, language)), encoding="utf-8")
         return cls(folder)
 
     @classmethod
@@ -101,9 +112,20 @@ class Bot:
             self._store = open_store(self.folder, self.settings, lambda: self.embedder.dim)
         return self._store
 
+    def _check_vectors(self) -> None:
+        """Refuse a store whose vectors are not all of the configured model."""
+        from chatforge.reembed import interrupted
+
+        if model := interrupted(self.data_dir, self.store):
+            raise ConfigError(
+                f"re-embedding this bot with {model} was interrupted; "
+                "run `chatforge reindex --reembed` to finish it"
+            )
+        self.store.check_model()
+
     @cached_property
     def retriever(self) -> Retriever:
-        self.store.check_model()
+        self._check_vectors()
         return Retriever(self.store, self.embedder, self.settings.retrieve)
 
     @property
@@ -155,6 +177,7 @@ class Bot:
 
         `settings` replaces the bot's ingest settings for this run (e.g. the CLI's --tag)."""
         settings = settings or self.settings.ingest
+        self._check_vectors()  # new vectors beside another model's would be compared with them
         ingestor = Ingestor(self.store, self.embedder, settings, progress)
         return ingestor.run([str(p) for p in paths], include, exclude, prune)
 
@@ -177,17 +200,17 @@ class Bot:
             self.store.save_index()
         return found
 
-    def reindex(self, reembed: bool = False) -> int:
-        """Rebuild the vector index from SQLite; with `reembed`, recompute every vector first."""
+    def reindex(
+        self, reembed: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Rebuild the vector index from SQLite; with `reembed`, recompute every vector first
+        (resumable: see chatforge.reembed), calling `progress(done, total)` as chunks are done."""
         if reembed:
-            self.store.reset_vectors(self.settings.embed.model, self.embedder.dim)
-            todo = self.store.chunks_to_embed()
-            for i in range(0, len(todo), 2048):
-                part = todo[i : i + 2048]
-                vecs = self.embedder.encode([t for _, t in part], bulk=True)
-                self.store.add_vectors(dict(zip([h for h, _ in part], vecs, strict=True)))
+            from chatforge.reembed import reembed as run
+
+            run(self.data_dir, self.store, self.embedder, self.settings.embed.model, progress)
         else:
-            self.store.check_model()
+            self._check_vectors()
         self.store.rebuild_index()
         return self.store.chunk_count()
 

@@ -80,6 +80,16 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+LANGUAGES: dict[str, dict[str, Any]] = {
+    "en": {},
+    "fr": {"embed": {"model": "multilingual-e5-small"}},
+    "auto": {"embed": {"model": "multilingual-e5-small"}},
+}
+"""`chatforge init --language`: what a bot whose documents and users speak it starts with.
+English keeps MiniLM, faster on the same questions; French and mixed or unknown languages get
+multilingual-e5-small, which matches a question to its passage across languages (figures and
+reasons in docs/user-guide.md, Languages)."""
+
 PROFILE_HELP = {
     "general": "a plain bot over your documents",
     "assistant": "a helpful assistant that answers from your documents and cites them",
@@ -89,9 +99,12 @@ PROFILE_HELP = {
 }
 
 
-def settings_for(profile: str) -> Settings:
-    """Settings a new bot of this profile starts with (environment overrides ignored)."""
-    data = {"profile": profile, **PROFILES[profile]}
+def settings_for(profile: str, language: str = "en") -> Settings:
+    """Settings a new bot of this profile and language starts with (environment overrides
+    ignored)."""
+    data: dict[str, Any] = {"profile": profile, **PROFILES[profile]}
+    for section, values in LANGUAGES[language].items():
+        data[section] = {**data.get(section, {}), **values}
     return Settings.model_validate(data)
 
 

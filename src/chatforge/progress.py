@@ -1,4 +1,4 @@
-"""A terminal progress bar for ingestion: files, chunks and chunks per second."""
+"""Terminal progress bars: ingestion (files, chunks, chunks per second) and counted work."""
 
 from __future__ import annotations
 
@@ -46,3 +46,40 @@ class IngestProgress:
         if self._bar is not None and self._task is not None:
             rate = self._chunks / max(time.perf_counter() - self._t0, 1e-6)
             self._bar.update(self._task, advance=files, chunks=self._chunks, rate=rate)
+
+
+class CountProgress:
+    """A bar over a count known as work goes (`update(done, total)`); nothing when disabled."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> CountProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn(self.label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("chunks"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        if self._task is None:
+            self._task = self._bar.add_task(self.label, total=total)
+        self._bar.update(self._task, completed=done, total=total)

@@ -23,16 +23,24 @@ def init(
     profile: Annotated[
         str, typer.Option(help="assistant, teacher, faq, personal or general.")
     ] = "general",
+    language: Annotated[
+        str,
+        typer.Option(
+            help="Language of the documents and questions: en (MiniLM, fastest), "
+            "fr or auto (multilingual-e5-small, also across languages)."
+        ),
+    ] = "en",
     json_out: JsonOpt = False,
 ) -> None:
     """Create a bot folder with a documented chatforge.yaml."""
     from chatforge.bot import Bot
 
-    bot = Bot.init(folder, profile)
+    bot = Bot.init(folder, profile, language=language)
+    model = bot.settings.embed.model
     if json_out:
-        print_json({"folder": str(folder), "profile": profile})
+        print_json({"folder": str(folder), "profile": profile, "language": language})
     else:
-        typer.echo(f"created {folder / 'chatforge.yaml'} (profile {profile})")
+        typer.echo(f"created {folder / 'chatforge.yaml'} (profile {profile}, embeddings {model})")
         typer.echo(f"next: chatforge ingest PATH --bot {bot.folder}")
 
 
@@ -181,5 +189,8 @@ def reindex(
     json_out: JsonOpt = False,
 ) -> None:
     """Rebuild the vector index from the store (and re-embed after changing embed.model)."""
-    n = open_bot(bot).reindex(reembed)
+    from chatforge.progress import CountProgress
+
+    with CountProgress("re-embedding", enabled=reembed and not json_out) as progress:
+        n = open_bot(bot).reindex(reembed, progress.update)
     print_result(json_out, {"chunks": n, "reembedded": reembed}, f"indexed {n} chunks")

