@@ -6,6 +6,23 @@ import time
 from typing import Any
 
 
+def _bar(label: str, after: str) -> Any:
+    """A started rich bar on stderr, `label` before it and `after` the count; gone when done."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(after),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    bar.__enter__()
+    return bar
+
+
 class IngestProgress:
     """Implements the pipeline's Progress protocol with rich; does nothing when disabled."""
 
@@ -18,18 +35,9 @@ class IngestProgress:
 
     def __enter__(self) -> IngestProgress:
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._bar = Progress(
-                TextColumn("ingesting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("files  {task.fields[chunks]} chunks  {task.fields[rate]:.0f} chunks/s"),
-                console=Console(stderr=True),
-                transient=True,
+            self._bar = _bar(
+                "ingesting", "files  {task.fields[chunks]} chunks  {task.fields[rate]:.0f} chunks/s"
             )
-            self._bar.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -59,18 +67,7 @@ class CountProgress:
 
     def __enter__(self) -> CountProgress:
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._bar = Progress(
-                TextColumn(self.label),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("chunks"),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
+            self._bar = _bar(self.label, "chunks")
         return self
 
     def __exit__(self, *exc: object) -> None:
