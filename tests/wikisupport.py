@@ -96,3 +96,22 @@ def write_articles_dataset(folder: Path) -> Path:
         }
     ).save_to_disk(str(folder))
     return folder
+
+
+BROKEN_PAGE = (
+    "<page><title>Cassé</title><ns>0</ns><id>9</id><revision><id>9</id>"
+    '<text xml:space="preserve">Une page dont la balise ne ferme pas.</txt></revision></page>\n'
+)
+"""A page whose <text> is closed by a misspelled tag: malformed XML in the middle of a dump."""
+
+
+def write_damaged_dumps(folder: Path) -> None:
+    """cut.xml.bz2: a multistream dump (as Wikipedia publishes) cut inside its second stream;
+    bad.xml: a malformed page between two good ones; empty.xml: no bytes at all."""
+    head = dump_xml([]).removesuffix("</mediawiki>")
+    first = bz2.compress((head + page("Paris", PARIS) + "\n").encode())
+    second = bz2.compress((page("Teal", TEAL * 30) + "\n</mediawiki>").encode())
+    (folder / "cut.xml.bz2").write_bytes(first + second[: len(second) // 2])
+    pages = [page("Paris", PARIS), "\n", BROKEN_PAGE, page("Teal", TEAL), "\n"]
+    (folder / "bad.xml").write_text(dump_xml(pages), "utf-8")
+    (folder / "empty.xml").write_bytes(b"")

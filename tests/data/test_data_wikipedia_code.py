@@ -7,7 +7,15 @@ import bz2
 import json
 from pathlib import Path
 
-from wikisupport import PARIS, dump_xml, page, write_articles_dataset, write_dump
+from support import cli
+from wikisupport import (
+    PARIS,
+    dump_xml,
+    page,
+    write_articles_dataset,
+    write_damaged_dumps,
+    write_dump,
+)
 
 
 def rows_of(folder: Path) -> list[dict]:
@@ -59,17 +67,35 @@ def test_saved_dataset_of_articles(tmp_path: Path, run_cli) -> None:
     assert any(r["conversation_id"].startswith(f"{folder}#Lyon§") for r in rows)
 
 
+def test_damaged_dumps_give_their_whole_articles_and_name_what_was_left_out(
+    tmp_path: Path,
+) -> None:
+    write_damaged_dumps(tmp_path)
+    out = tmp_path / "o"
+    err = cli(
+        "data", "prepare", "cut.xml.bz2", "bad.xml", "--format", "wikipedia",
+        "--out", "o", "--validation", "0", cwd=tmp_path,
+    ).stderr  # fmt: skip
+    assert "Traceback" not in err, err
+    assert "cut.xml.bz2 line 5: the bz2 file is cut off after line 5" in err
+    assert "bad.xml line 23: page 'Cassé' skipped: malformed XML" in err
+    stats = json.loads((out / "stats.json").read_text())
+    assert [s["line"] for s in stats["skipped"]] == [5, 23]
+    texts = " ".join(r["text"] for r in rows_of(out))
+    assert "Lutèce" in texts and "dark cyan" in texts and "Une page dont" not in texts
+
+
 def test_broken_wikipedia_sources_are_one_line_errors(tmp_path: Path, run_cli) -> None:
+    write_damaged_dumps(tmp_path)
     whole = bz2.compress(dump_xml([page("Paris", PARIS * 40)]).encode())
     (tmp_path / "cut.xml.bz2").write_bytes(whole[: len(whole) // 2])
-    (tmp_path / "bad.xml").write_text(dump_xml([page("Paris", PARIS)])[:-40] + "<oops", "utf-8")
-    write_dump(tmp_path / "empty.xml", [page("Paname", "#REDIRECT [[Paris]]")])
+    write_dump(tmp_path / "redirects.xml", [page("Paname", "#REDIRECT [[Paris]]")])
     (tmp_path / "nobz.xml.bz2").write_text("not compressed at all")
     expected = {
-        "cut.xml.bz2": "truncated; download the pages-articles dump again",
-        "bad.xml": "malformed XML at line 21, column 30",
-        "empty.xml": "no articles in it",
-        "nobz.xml.bz2": "not a readable bz2 file",
+        "cut.xml.bz2": "cut off before its first record; download the pages-articles dump again",
+        "empty.xml": "no XML in it (empty or not XML)",
+        "redirects.xml": "no articles in it",
+        "nobz.xml.bz2": "the bz2 file is damaged (Invalid data stream) before its first record",
     }
     for name, message in expected.items():
         path = tmp_path / name

@@ -127,7 +127,8 @@ def one_error_line(code: int, err: str, *needles: str) -> str:
         ("x.eml", b"Liste de courses\n- lait\n", ("x.eml: not an email message", "rename")),
         ("x.mbox", b"no mail here\n", ("x.mbox: no messages", "export the mailbox as mbox")),
         ("Posts.xml", b'<posts><row Id="1" PostTypeId="1" Title="x\n</posts>',
-         ("Posts.xml: malformed XML at line 2", "download or extract Posts.xml again")),
+         ("Posts.xml: no question could be read (line 2: post 1 skipped: malformed XML",
+          "download or extract Posts.xml again")),
         ("Posts.xml", b'<posts><row Id="2" PostTypeId="2" ParentId="1" /></posts>',
          ("Posts.xml: no questions",)),
     ],
@@ -151,5 +152,6 @@ def test_truncated_mbox_is_one_line(tmp_path: Path, run_cli) -> None:
     cut = whole[: whole.index(b"printer-report.pdf") + 300]
     (tmp_path / "cut.mbox").write_bytes(cut)
     code, _, err = run_cli("data", "prepare", str(tmp_path / "cut.mbox"), "--out", "ds")
-    one_error_line(code, err, "cut.mbox: the mbox ends inside message 1 (Printer offline)",
+    one_error_line(code, err, "cut.mbox: no message is whole",
+                   "(the mbox ends inside message 1 (Printer offline)",
                    "copy or export the mailbox again")  # fmt: skip

@@ -164,7 +164,7 @@ def test_cli_ingest_search_and_broken_files_keep_what_is_stored(tmp_path: Path) 
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("failed: archive.mbox: the mbox ends inside message 1")
+    assert lines[0].startswith("failed: archive.mbox: no message is whole (the mbox ends inside")
     assert "export the mailbox again" in lines[0]
     assert lines[1].startswith("failed: notes.eml: not an email message")
     after = json.loads(cli("sources", "--bot", "bot", "--json", cwd=tmp_path).stdout)

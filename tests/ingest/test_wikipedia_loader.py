@@ -3,11 +3,11 @@ one document per article, sections at the article's headings, broken files named
 
 from __future__ import annotations
 
-import bz2
 import json
+import re
 
 from support import cli
-from wikisupport import PARIS, dump_xml, page, write_articles_dataset, write_dump
+from wikisupport import page, write_articles_dataset, write_damaged_dumps, write_dump
 
 
 def test_dump_and_saved_dataset_become_articles_with_sections(tmp_path):
@@ -47,19 +47,28 @@ def test_max_articles_setting_limits_a_dump(tmp_path):
     assert report["files"][0]["documents"] == 1
 
 
-def test_broken_dumps_fail_with_one_line_each(tmp_path):
-    whole = bz2.compress(dump_xml([page("Paris", PARIS * 40)]).encode())
-    (tmp_path / "cut.xml.bz2").write_bytes(whole[: len(whole) // 2])
-    (tmp_path / "bad.xml").write_text(dump_xml([page("Paris", PARIS)])[:-40] + "<oops", "utf-8")
-    write_dump(tmp_path / "empty.xml", [page("Discussion:Paris", "Bonjour à tous.", ns=1)])
+def test_damaged_dumps_keep_their_whole_articles_and_say_what_was_left_out(tmp_path):
+    write_damaged_dumps(tmp_path)
+    write_dump(tmp_path / "talk.xml", [page("Discussion:Paris", "Bonjour à tous.", ns=1)])
     cli("init", "bot", cwd=tmp_path)
     proc = cli(
-        "ingest", "cut.xml.bz2", "bad.xml", "empty.xml", "--bot", "bot", cwd=tmp_path, check=False
+        "ingest", "cut.xml.bz2", "bad.xml", "empty.xml", "talk.xml", "--bot", "bot",
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    err = proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert re.search(r"chatforge: cut\.xml\.bz2: line \d+: the bz2 file is cut off after line", err)
+    assert "download the pages-articles dump again for the rest" in err
+    assert re.search(
+        r"chatforge: bad\.xml: line 23: page 'Cassé' skipped: malformed XML \(Opening and ending",
+        err,
     )
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    lines = sorted(proc.stderr.strip().splitlines())
-    assert len(lines) == 3, proc.stderr
-    assert lines[0].startswith("failed: bad.xml: malformed XML at line")
-    assert lines[1].startswith("failed: cut.xml.bz2: the bz2 file is truncated")
-    assert lines[2].startswith("failed: empty.xml: no articles in it")
-    assert all("download the pages-articles dump again" in x for x in lines[:2])
+    assert "failed: empty.xml: empty file" in err
+    assert "failed: talk.xml: no articles in it" in err
+    assert "ingested 2" in proc.stdout
+    docs = json.loads(cli("sources", "--bot", "bot", "--json", cwd=tmp_path).stdout)
+    assert sorted((d["path"], d["part"]) for d in docs) == [
+        ("bad.xml", "Paris"),
+        ("bad.xml", "Teal"),
+        ("cut.xml.bz2", "Paris"),
+    ]

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STATS_FILE = "stats.json"
 HISTOGRAM_FILE = "lengths.png"
+SKIPS_SHOWN = 10  # skipped records shown one line each; all are listed in stats.json
 
 
 @dataclass
@@ -115,6 +116,8 @@ def prepare(
     report.kept = len(rows)
     report.tokens = percentiles(lengths) if tokenizer else None
     if ctx.skipped:
+        for s in ctx.skipped[:SKIPS_SHOWN]:
+            log.warning("%s%s: %s", s.source, f" line {s.line}" if s.line else "", s.reason)
         first = ", ".join(f"{s.source} line {s.line}" for s in ctx.skipped[:3])
         more = f" and {len(ctx.skipped) - 3} more" if len(ctx.skipped) > 3 else ""
         log.warning(

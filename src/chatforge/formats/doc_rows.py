@@ -8,6 +8,7 @@ block fits the training length.
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ def read_docs(path: Path, source: str, ctx: ReadContext, fmt: str | None = None)
 def read_articles(path: Path, source: str, ctx: ReadContext) -> Iterator[Row]:
     """Passages of each Wikipedia article (of a dump or a dataset) for continued pre-training;
     the article's title leads its first passage and sections keep their headings."""
-    for doc in wikipedia.articles(path, ctx.limit):
+    for doc in wikipedia.articles(path, ctx.limit, functools.partial(ctx.skip, source)):
         yield from doc_text_rows(doc, f"{source}#{doc.title}", ctx)
 
 

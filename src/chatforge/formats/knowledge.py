@@ -8,7 +8,7 @@ Bad files raise `LoadError` with a short lower-case reason; the pipeline prefixe
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from chatforge.formats import (
     wikipedia,
 )
 from chatforge.formats.textio import read_bytes
+from chatforge.formats.xmlstream import Report, ignore
 from chatforge.schema import Document
 
 
@@ -42,6 +43,7 @@ class LoadOptions:
     tags: tuple[str, ...] = ()  # StackExchange questions with one of these tags (all if empty)
     min_score: int | None = None  # StackExchange posts scoring at least this
     max_articles: int | None = None  # most articles read from each Wikipedia source
+    report: Report = ignore  # where a record left out of a readable file is noted
 
 
 Loader = Callable[[bytes, Path, LoadOptions], list[Document]]
@@ -67,6 +69,30 @@ def _load_xml(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
             "(a StackExchange Posts.xml or a Wikipedia pages-articles dump)"
         )
     return loader(data, path, options)
+
+
+StreamLoader = Callable[[Path, LoadOptions], Iterator[Document]]
+
+STREAM_LOADERS: dict[str, StreamLoader] = {
+    "posts": stackexchange.stream_posts,
+    "mediawiki": wikipedia.stream_dump,
+}
+"""Loaders that read a dump from its file as they go, by XML root, so size is no limit."""
+
+
+def streamed_kind(path: Path) -> str | None:
+    """The root of a dump read as a stream (".bz2" is a Wikipedia dump), else None."""
+    suffix = path.suffix.lower()
+    if suffix == ".bz2":
+        return "mediawiki"
+    if suffix != ".xml":
+        return None
+    try:
+        with path.open("rb") as f:
+            root = stackexchange.xml_root(f)
+    except OSError:
+        return None
+    return root if root in STREAM_LOADERS else None
 
 
 LOADERS: dict[str, Loader] = {
@@ -98,13 +124,25 @@ def load(
 
     `as_type` (an extension such as ".md") reads the file as that type whatever its name says.
     """
+    return list(iter_load(path, source, options, as_type))
+
+
+def iter_load(
+    path: Path, source: str, options: LoadOptions | None = None, as_type: str | None = None
+) -> Iterator[Document]:
+    """`load`, one document at a time: a dump is read as a stream whatever its size
+    (ingest.max_file_mb is for files read whole); other files are read whole first."""
     options = options or LoadOptions()
     path = Path(path)
     ext = (as_type or path.suffix).lower()
-    loader = LOADERS.get(ext)
-    if loader is None:
-        raise LoadError(f"unsupported file type '{ext or path.name}'")
-    docs = loader(read_bytes(path, options.max_file_mb), path, options)
+    kind = streamed_kind(path) if as_type is None else None
+    if kind is not None:
+        docs: Iterator[Document] | list[Document] = STREAM_LOADERS[kind](path, options)
+    else:
+        loader = LOADERS.get(ext)
+        if loader is None:
+            raise LoadError(f"unsupported file type '{ext or path.name}'")
+        docs = loader(read_bytes(path, options.max_file_mb), path, options)
     for doc in docs:
         doc.source = source
-    return docs
+        yield doc

@@ -18,7 +18,7 @@ from __future__ import annotations
 import email.errors
 import mailbox
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from chatforge.errors import LoadError
 from chatforge.formats.html import html_text
 from chatforge.formats.sections import strip_span
-from chatforge.formats.textio import normalize_newlines
+from chatforge.formats.textio import guess_encoding, normalize_newlines
+from chatforge.formats.xmlstream import Report, ignore
 from chatforge.schema import Document, Section
 
 if TYPE_CHECKING:
@@ -48,11 +49,13 @@ _ORIGINAL = re.compile(
     re.I,
 )
 """Outlook's reply header: everything below it is the message answered, unquoted."""
-_CUT_OFF = (
-    email.errors.CloseBoundaryNotFoundDefect,
-    email.errors.StartBoundaryNotFoundDefect,
-    email.errors.MissingHeaderBodySeparatorDefect,
-)
+_DEFECT_NAMES = {
+    email.errors.CloseBoundaryNotFoundDefect: "a part never ends (no closing boundary)",
+    email.errors.StartBoundaryNotFoundDefect: "no part starts (the boundary is never found)",
+    email.errors.NoBoundaryInMultipartDefect: "a multipart without a boundary",
+    email.errors.MultipartInvariantViolationDefect: "a multipart without parts",
+}
+_BROKEN = tuple(_DEFECT_NAMES)
 
 
 @dataclass
@@ -85,34 +88,41 @@ class Mail:
         }
 
 
-def read_mails(path: Path) -> list[Mail]:
+def read_mails(path: Path, report: Report = ignore) -> list[Mail]:
     """The messages of an .eml file, an mbox archive, or a folder of them, threaded.
 
-    Raises `LoadError` for a file that is not mail, or an archive whose last message is cut off
-    (a copy or download that stopped early): reading on would store a partial message.
+    A message whose MIME structure is broken (a part cut off, as when a copy stopped early) is
+    reported and left out, as is a file of a folder that is not mail; `LoadError` when no
+    message is left.
     """
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in MAIL_EXTENSIONS)
     mails: list[Mail] = []
+    problem: LoadError | None = None
     for file in files if path.is_dir() else [path]:
         where = f"{file.relative_to(path)}: " if path.is_dir() else ""
         try:
-            mails.extend(_read_file(file))
+            mails.extend(_read_file(file, lambda n, why, w=where: report(n, f"{w}{why}")))
         except LoadError as exc:
-            raise LoadError(f"{where}{exc}") from exc
+            problem = LoadError(f"{where}{exc}")
+            if not path.is_dir():
+                raise problem from exc
+            report(None, str(problem))
+    if not mails:
+        raise problem or LoadError("no readable message in any of its files")
     _thread(mails)
     return mails
 
 
-def _read_file(path: Path) -> Iterator[Mail]:
+def _read_file(path: Path, report: Report) -> Iterator[Mail]:
     if path.suffix.lower() == ".eml":
         with path.open("rb") as f:
             message = _parse(f)
-        if not (message["from"] or message["message-id"]) or _defects(message, ()):
+        if not (message["from"] or message["message-id"]) or _no_separator(message):
             raise LoadError(
                 "not an email message (no From or Message-ID header); "
                 "save the message from the mail program as .eml, or rename the file"
             )
-        yield _mail(message, 1)
+        yield _mail(message, 1, report)
         return
     box = mailbox.mbox(str(path), factory=_parse, create=False)  # type: ignore[arg-type]
     try:
@@ -122,30 +132,52 @@ def _read_file(path: Path) -> Iterator[Mail]:
                 "no messages (an mbox starts each message with a 'From ' line); "
                 "export the mailbox as mbox, or save single messages as .eml"
             )
+        kept = 0
+        first = ""
         for n, key in enumerate(keys, start=1):
             message = box[key]
-            if n == len(keys) and _defects(message, _CUT_OFF):
-                subject = str(message["subject"] or "").strip()
-                raise LoadError(
-                    f"the mbox ends inside message {n} ({subject or 'no subject'}): the file is "
-                    "cut off; copy or export the mailbox again"
-                )
-            yield _mail(message, n)
+            broken = _broken(message)
+            if broken:
+                where = "ends inside" if n == len(keys) else "has a broken MIME part in"
+                first = first or f"the mbox {where} message {n} ({_subject(message)}): {broken}"
+                report(None, f"{first}; the message is left out")
+                continue
+            kept += 1
+            yield _mail(message, n, report)
+        if not kept:
+            raise LoadError(f"no message is whole ({first}); copy or export the mailbox again")
     finally:
         box.close()
+
+
+def _subject(message: EmailMessage) -> str:
+    try:
+        subject = " ".join(str(message["subject"] or "").split())
+    except (IndexError, ValueError, LookupError):
+        subject = ""
+    return subject or "no subject"
+
+
+def _broken(message: EmailMessage) -> str:
+    """What is broken in a message's MIME structure ("" when it is whole)."""
+    for part in message.walk():
+        for defect in part.defects:
+            if isinstance(defect, _BROKEN):
+                return _DEFECT_NAMES.get(type(defect), type(defect).__name__)
+    return ""
 
 
 def _parse(f: BinaryIO) -> EmailMessage:
     return BytesParser(policy=policy.default).parse(f)  # type: ignore[return-value]
 
 
-def _defects(message: EmailMessage, kinds: tuple[type, ...]) -> bool:
-    """Whether a part has a defect of `kinds` (any header/body defect when `kinds` is empty)."""
-    kinds = kinds or (email.errors.MissingHeaderBodySeparatorDefect,)
-    return any(isinstance(d, kinds) for part in message.walk() for d in part.defects)
+def _no_separator(message: EmailMessage) -> bool:
+    """Whether a part lacks the blank line between headers and body (so it is not mail)."""
+    kind = email.errors.MissingHeaderBodySeparatorDefect
+    return any(isinstance(d, kind) for part in message.walk() for d in part.defects)
 
 
-def _mail(message: EmailMessage, n: int) -> Mail:
+def _mail(message: EmailMessage, n: int, report: Report) -> Mail:
     sender, name = _address(message, "from")
     ids = _ids(message, "message-id")
     return Mail(
@@ -156,7 +188,7 @@ def _mail(message: EmailMessage, n: int) -> Mail:
         date=_date(message),
         in_reply_to=next(iter(_ids(message, "in-reply-to")), ""),
         references=tuple(_ids(message, "references")),
-        body=_body(message),
+        body=_body(message, lambda why: report(None, f"message {n} ({_subject(message)}): {why}")),
         message=message,
     )
 
@@ -185,7 +217,7 @@ def _date(message: EmailMessage) -> datetime | None:
         return None
 
 
-def _body(message: EmailMessage) -> str:
+def _body(message: EmailMessage, report: Callable[[str], None]) -> str:
     """The sender's own words: text/plain when there is one, else the HTML part as text."""
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
@@ -193,12 +225,30 @@ def _body(message: EmailMessage) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError):
-        content = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+        content = _undeclared(part, report)
     if not isinstance(content, str):
         return ""
     if part.get_content_subtype() == "html":
         return own_words(html_text(content), quoted_below=True)
     return own_words(content)
+
+
+def _undeclared(part: EmailMessage, report: Callable[[str], None]) -> str:
+    """A text part whose charset Python does not know: UTF-8 if it is, else a sure guess of
+    charset-normalizer, else UTF-8 with the bad bytes replaced; said in the report."""
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    charset = part.get_content_charset() or "none"
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    guess = guess_encoding(data)
+    if guess is not None:
+        report(f"unknown charset {charset!r}, read as {guess[0]}")
+        return guess[1]
+    report(f"unknown charset {charset!r}, read as UTF-8 with unreadable bytes replaced")
+    return data.decode("utf-8", errors="replace")
 
 
 def own_words(text: str, quoted_below: bool = False) -> str:
@@ -246,7 +296,7 @@ def load_mail(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
     """One document per message, and one per readable attachment (see the module's note)."""
     docs: list[Document] = []
     seen: set[str] = set()
-    for mail in read_mails(path):
+    for mail in read_mails(path, options.report):
         if mail.key in seen:  # the same message saved twice in one archive
             continue
         seen.add(mail.key)

@@ -8,6 +8,7 @@ learns to answer as I do. Replies are found by In-Reply-To (else the last known 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from chatforge.formats.rows import ReadContext, Row, chat_messages
 def read_mail_pairs(path: Path, source: str, ctx: ReadContext) -> Iterator[Row]:
     """Question → reply pairs of an mbox, an .eml file or a folder of them."""
     by_key: dict[str, Mail] = {}
-    for mail in read_mails(path):
+    for mail in read_mails(path, functools.partial(ctx.skip, source)):
         by_key.setdefault(mail.key, mail)  # the same message saved twice counts once
     mails = list(by_key.values())
     me = ctx.me.casefold() if ctx.me else None

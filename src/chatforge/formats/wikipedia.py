@@ -12,7 +12,6 @@ from __future__ import annotations
 import bz2
 import io
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from itertools import chain, islice
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from chatforge.errors import LoadError
 from chatforge.formats.wikitext import article_document, is_redirect
+from chatforge.formats.xmlstream import Report, ignore, local, records
 from chatforge.schema import Document
 
 if TYPE_CHECKING:
@@ -29,21 +29,32 @@ DUMP_SUFFIXES = frozenset({".xml", ".bz2"})
 TABLE_SUFFIXES = frozenset({".parquet", ".arrow"})
 _HIDDEN_NAMESPACES = ("6", "14")  # File and Category, named in the dump's own language
 _FIX_DUMP = "download the pages-articles dump again"
+_RECORDS = frozenset({"page", "namespace"})
 
 
-def articles(path: Path, limit: int | None = None) -> Iterator[Document]:
+def articles(path: Path, limit: int | None = None, report: Report = ignore) -> Iterator[Document]:
     """Each article of a dump, a saved dataset folder or a parquet/arrow file, up to `limit`."""
     if path.is_dir() or path.suffix.lower() in TABLE_SUFFIXES:
         found = _table_articles(path)
     else:
-        found = _dump_articles(path.open("rb"), path.suffix.lower() == ".bz2")
+        report, problems = _noted(report)
+        found = dump_articles(path, report)
+        return _at_least_one(islice(found, limit), problems)
     return _at_least_one(islice(found, limit))
 
 
 def load_dump(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
-    """The knowledge base's loader of a dump: one document per article, decompressed as read."""
-    found = _dump_articles(io.BytesIO(data), path.suffix.lower() == ".bz2")
-    return list(_at_least_one(islice(found, options.max_articles)))
+    """A dump in memory (an attachment): one document per article, decompressed as read."""
+    report, problems = _noted(options.report)
+    found = _dump_articles(io.BytesIO(data), path.suffix.lower() == ".bz2", report)
+    return list(_at_least_one(islice(found, options.max_articles), problems))
+
+
+def stream_dump(path: Path, options: LoadOptions) -> Iterator[Document]:
+    """The knowledge base's loader of a dump file: one article at a time, never the whole file."""
+    report, problems = _noted(options.report)
+    found = dump_articles(path, report)
+    return _at_least_one(islice(found, options.max_articles), problems)
 
 
 def load_table(data: bytes, path: Path, options: LoadOptions) -> list[Document]:
@@ -61,11 +72,26 @@ def has_article_columns(path: Path) -> bool:
     return {"title", "text"} <= set(names)
 
 
-def _at_least_one(docs: Iterator[Document]) -> Iterator[Document]:
+def _noted(report: Report) -> tuple[Report, list[str]]:
+    """`report`, also keeping what it was told, for the error of a dump with nothing left."""
+    problems: list[str] = []
+
+    def both(line: int | None, reason: str) -> None:
+        problems.append(f"line {line}: {reason}" if line else reason)
+        report(line, reason)
+
+    return both, problems
+
+
+def _at_least_one(
+    docs: Iterator[Document], problems: list[str] | None = None
+) -> Iterator[Document]:
     n = 0
     for doc in docs:
         n += 1
         yield doc
+    if not n and problems:
+        raise LoadError(f"no article could be read ({problems[0]}); {_FIX_DUMP}")
     if not n:
         raise LoadError(
             "no articles in it (only redirects, other namespaces or empty pages); "
@@ -76,51 +102,61 @@ def _at_least_one(docs: Iterator[Document]) -> Iterator[Document]:
 # ---------------------------------------------------------------------------- XML dumps
 
 
-def _dump_articles(raw: BinaryIO, compressed: bool) -> Iterator[Document]:
-    try:
-        with raw, bz2.open(raw) if compressed else raw as stream:
-            yield from _pages(stream)
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise LoadError(f"malformed XML at line {line}, column {column}; {_FIX_DUMP}") from exc
-    except EOFError as exc:
-        raise LoadError(f"the bz2 file is truncated; {_FIX_DUMP}") from exc
-    except OSError as exc:  # bz2 says "Invalid data stream" for a file that is not bz2
-        raise LoadError(f"not a readable bz2 file ({exc}); {_FIX_DUMP}") from exc
+def dump_articles(path: Path, report: Report = ignore) -> Iterator[Document]:
+    """Each article of a dump file, read as a stream (see `xmlstream` for damaged files)."""
+    return _dump_articles(path.open("rb"), path.suffix.lower() == ".bz2", report)
 
 
-def _pages(stream: Any) -> Iterator[Document]:
-    hidden: list[str] = []
-    root: ET.Element | None = None
-    for event, elem in ET.iterparse(stream, events=("start", "end")):
-        tag = elem.tag.rpartition("}")[2]
-        if root is None:
-            root = elem
-            if tag != "mediawiki":
-                raise LoadError(
-                    f"not a MediaWiki XML dump (its root is <{tag}>); give a pages-articles "
-                    "dump (.xml or .xml.bz2)"
-                )
-        if event != "end":
-            continue
-        if tag == "namespace" and elem.get("key") in _HIDDEN_NAMESPACES and elem.text:
-            hidden.append(elem.text)
-        elif tag == "page":
-            doc = _page_document(elem, hidden)
-            root.clear()  # the page is read: let it go, so memory stays flat
+def _dump_articles(raw: BinaryIO, compressed: bool, report: Report) -> Iterator[Document]:
+    with raw, bz2.open(raw) if compressed else raw as opened:
+        stream = _EachBlock(opened) if compressed else opened
+        hidden: list[str] = []
+        for record in records(stream, _RECORDS, _check_root, report, _FIX_DUMP):
+            element = record.element
+            if record.tag == "namespace":
+                if element.get("key") in _HIDDEN_NAMESPACES and element.text:
+                    hidden.append(element.text)
+                continue
+            title = _child_text(element, "title")
+            if record.problem:
+                report(record.line, f"page {title!r} skipped: malformed XML ({record.problem})")
+                continue
+            doc = _page_document(element, title, hidden)
             if doc is not None:
                 yield doc
 
 
-def _page_document(page: ET.Element, hidden: list[str]) -> Document | None:
-    fields = {child.tag.rpartition("}")[2]: child for child in page}
+class _EachBlock:
+    """A bz2 file read as it decompresses: a plain read fills its whole buffer first, so the
+    data before a cut would be lost with the error."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def read(self, size: int = -1) -> bytes:
+        return self.f.read1(size if size > 0 else io.DEFAULT_BUFFER_SIZE)
+
+
+def _check_root(tag: str) -> None:
+    if tag != "mediawiki":
+        raise LoadError(
+            f"not a MediaWiki XML dump (its root is <{tag}>); give a pages-articles "
+            "dump (.xml or .xml.bz2)"
+        )
+
+
+def _child_text(element: Any, name: str) -> str:
+    return next((c.text or "" for c in element if local(c.tag) == name), "")
+
+
+def _page_document(page: Any, title: str, hidden: list[str]) -> Document | None:
+    fields = {local(child.tag): child for child in page}
     if (fields.get("ns") is not None and (fields["ns"].text or "").strip() != "0") or (
         "redirect" in fields
     ):
         return None
     revision = fields.get("revision")
-    text = next((c.text for c in revision or () if c.tag.endswith("text")), None) or ""
-    title = (fields["title"].text if "title" in fields else "") or ""
+    text = _child_text(revision, "text") if revision is not None else ""
     if not text.strip() or not title or is_redirect(text):
         return None
     return article_document(title, text, hidden)

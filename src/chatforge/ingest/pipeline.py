@@ -28,8 +28,9 @@ import numpy as np
 from chatforge.config import IngestSettings
 from chatforge.embed import Embedder
 from chatforge.errors import LoadError
-from chatforge.formats import SUPPORTED_EXTENSIONS, LoadOptions, load
+from chatforge.formats import SUPPORTED_EXTENSIONS, LoadOptions
 from chatforge.formats.folders import is_dataset_metadata, is_noise_dir
+from chatforge.formats.knowledge import iter_load, streamed_kind
 from chatforge.formats.textio import check_size
 from chatforge.ingest.chunker import Chunker
 from chatforge.ingest.sources import canonical_source, is_under, merge_spellings
@@ -40,6 +41,7 @@ log = logging.getLogger("chatforge.ingest")
 
 EMBED_GROUP = 512  # chunks gathered across files before one embedding call
 FILE_GROUP = 64  # or files, whichever comes first
+_NOTES_SHOWN = 10  # records left out of one file that are logged one by one
 _WORDY = re.compile(r"\w")
 """A chunk without a letter or digit (a run of `#` or `---`) holds nothing a question finds."""
 
@@ -63,6 +65,7 @@ class ChunkedFile:
     hash: str
     size: int
     documents: list[tuple[Document, list[Chunk], list[str]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # records of the file that were left out
 
 
 def chunk_hash(chunk: Chunk) -> str:
@@ -259,12 +262,21 @@ class Ingestor:
     ) -> ChunkedFile | FileResult:
         """The file read and chunked, or why it is not: unchanged, failed or skipped."""
         source = cand.source
+        # a dump is read as a stream, so only the chunk cap bounds it, not its size
+        max_mb = float("inf") if streamed_kind(cand.path) else self.settings.max_file_mb
+        cap, total = self.settings.max_chunks_per_file, 0
         try:
-            size = check_size(cand.path, self.settings.max_file_mb)
+            size = check_size(cand.path, max_mb)
             digest = file_hash(cand.path)
             if known.get(source) == (digest, self.signature):
                 return FileResult(source, "unchanged")
-            docs = load(cand.path, source, self._load_options())
+            prepared = ChunkedFile(cand, digest, size)
+            for doc in iter_load(cand.path, source, self._load_options(prepared.notes)):
+                chunks = [c for c in self.chunker.split(doc) if _WORDY.search(c.text)]
+                total += len(chunks)
+                if total > cap:
+                    return FileResult(source, "skipped", _too_many_chunks(cap))
+                prepared.documents.append((doc, chunks, [chunk_hash(c) for c in chunks]))
         except LoadError as e:
             return FileResult(source, "failed", str(e))
         except OSError as e:
@@ -272,20 +284,20 @@ class Ingestor:
         except Exception as e:  # a parser choking on a malformed file must not stop the batch
             log.debug("loading %s failed", source, exc_info=True)
             return FileResult(source, "failed", f"cannot parse: {e}".splitlines()[0])
-        prepared = ChunkedFile(cand, digest, size)
-        cap, total = self.settings.max_chunks_per_file, 0
-        for doc in docs:
-            chunks = [c for c in self.chunker.split(doc) if _WORDY.search(c.text)]
-            total += len(chunks)
-            if total > cap:
-                return FileResult(source, "skipped", _too_many_chunks(cap))
-            prepared.documents.append((doc, chunks, [chunk_hash(c) for c in chunks]))
         if not total:
             return FileResult(source, "skipped", "no text to index")
+        for note in prepared.notes[:_NOTES_SHOWN]:
+            log.warning("%s: %s", source, note)
+        if len(prepared.notes) > _NOTES_SHOWN:
+            log.warning("%s: ... and %d more left out", source, len(prepared.notes) - _NOTES_SHOWN)
         return prepared
 
-    def _load_options(self) -> LoadOptions:
+    def _load_options(self, notes: list[str]) -> LoadOptions:
         s = self.settings
+
+        def report(line: int | None, reason: str) -> None:
+            notes.append(f"line {line}: {reason}" if line else reason)
+
         return LoadOptions(
             csv_question=s.csv_question,
             csv_answer=s.csv_answer,
@@ -295,6 +307,7 @@ class Ingestor:
             tags=tuple(s.stackexchange_tags),
             min_score=s.stackexchange_min_score,
             max_articles=s.wikipedia_max_articles,
+            report=report,
         )
 
     def _flush(self, group: list[ChunkedFile | FileResult], report: IngestReport) -> None:
@@ -328,7 +341,12 @@ class Ingestor:
                 {h: v for h, v in vectors.items() if h in needed},
                 self.signature,
             )
-            report.files.append(FileResult(p.candidate.source, "ingested", "", len(p.documents), n))
+            reason = "; ".join(p.notes[:3]) + (
+                f" and {len(p.notes) - 3} more" if len(p.notes) > 3 else ""
+            )
+            report.files.append(
+                FileResult(p.candidate.source, "ingested", reason, len(p.documents), n)
+            )
             if self.progress:
                 self.progress.advance(files=1, chunks=n)
 
