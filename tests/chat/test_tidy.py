@@ -82,3 +82,30 @@ def test_a_sentence_no_passage_holds_stays_uncited():
     assert cite("Run rm -rf / to free space. Pass --log.", {"Pass --log.": 1}) == (
         "Run rm -rf / to free space. Pass --log. [1]"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Dan J. Bernstein wrote qmail. [1] It ships.", ["Dan J. Bernstein wrote qmail."]),
+        ("Ask Dr. Okafor, e.g. by mail. [1] Then wait.", ["Ask Dr. Okafor, e.g. by mail."]),
+        ("Voir M. Dupont, c.-à-d. le support. [1] Puis.", ["Voir M. Dupont, c.-à-d. le support."]),
+    ],
+)
+def test_initials_and_titles_do_not_end_a_sentence(text, sentences):
+    """A marker never lands between "J." and "Bernstein": the split and the citing agree."""
+    assert [s for s, _ in cited_sentences(text)][:1] == sentences
+    assert cite(text, {sentences[0]: 2}).startswith(sentences[0] + " [2]")
+
+
+def test_a_sentence_citing_passages_beside_the_one_that_holds_it_keeps_only_that_one(embedder):
+    from chatforge.chat.verify import check_answer
+
+    text = "Passing the --log option to dpkg makes it log status changes. [1][2]"
+    check = check_answer(text, [FAQ, GUIDE], embedder)
+    assert check.attributions == {
+        "Passing the --log option to dpkg makes it log status changes.": 1
+    }
+    assert cite(text, check.attributions) == (
+        "Passing the --log option to dpkg makes it log status changes. [1]"
+    )

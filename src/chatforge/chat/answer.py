@@ -15,8 +15,12 @@ if TYPE_CHECKING:
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 """A citation marker: [n], [n, m] or [n; m]."""
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
-SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
-"""Where one sentence ends and the next begins: after . ! ? and a space, or at a line break."""
+ABBREVIATIONS = "Dr. Mr. Mrs. Ms. St. Prof. Mme. Mlle. e.g. i.e. vs. cf. c.-à-d. p.ex.".split()
+"""Titles and abbreviations a sentence runs on after (initials such as "J." too)."""
+_NOT_AN_END = "".join(rf"(?<!\b{re.escape(a)})" for a in ABBREVIATIONS)
+SENTENCE_BREAK = re.compile(rf"(?<=[.!?])(?<!\b[A-Z]\.){_NOT_AN_END}\s+|\n+")
+"""Where one sentence ends and the next begins: after . ! ? and a space, or at a line break;
+not after an initial ("Dan J. Bernstein") or a title or abbreviation ("Dr. Okafor", "e.g. apt")."""
 LEADING_CITES = re.compile(r"^\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.,;:]?\s*")
 """Markers opening a piece of text: they belong to the sentence before."""
 

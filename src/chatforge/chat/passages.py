@@ -41,7 +41,8 @@ _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?$")
 _NUMBERING = re.compile(r"^(?:chapter|chapitre|section)?\s*\d+(?:\.\d+)*\.?\s*", re.IGNORECASE)
 _TRAILING_NUMBER = re.compile(r"\s+\d+(?:\.\d+)+\.?$")
-_WORD = re.compile(r"[a-z0-9]+(?:[._+-][a-z0-9]+)*")
+_WORD = re.compile(r"[^\W_]+(?:[._+-][^\W_]+)*")
+"""A word in any script: letters and digits, joined by dots, dashes or pluses (`python3.11`)."""
 FILLER = frozenset(
     "get got use used using one way want need make like please tell know thing things".split()
 )

@@ -26,8 +26,6 @@ _PREAMBLE = re.compile(
 _FROM = re.compile(r"\s*\(from: [^)]*\)", re.IGNORECASE)
 """The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage)."""
 _BEFORE_END = re.compile(r"\s+([.!?,;:])")
-_ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Prof|Mme|Mlle|M|e\.g|i\.e|etc|vs|cf|p)\.$")
-"""A piece ending so runs on into the next: no marker goes between "Dr." and "Okafor"."""
 _SPACE_BEFORE_BREAK = re.compile(r"[ \t]+\n")
 _PIECES = re.compile(f"({SENTENCE_BREAK.pattern})")
 """The sentence breaks of `cited_sentences`, kept by `re.split` so the text can be rebuilt."""
@@ -73,11 +71,9 @@ def _take_lead(text: str, moved: str) -> tuple[str, str]:
 
 
 def _first_sentence(text: str) -> tuple[str, str, str]:
-    """The first sentence (not cut after "Dr."), the space after it, and the rest."""
-    for m in _PIECES.finditer(text):
-        if not _ABBREVIATION.search(text[: m.start()]):
-            return text[: m.start()], m.group(0), text[m.end() :]
-    return text, "", ""
+    """The first sentence, the space after it, and the rest."""
+    m = _PIECES.search(text)
+    return (text[: m.start()], m.group(0), text[m.end() :]) if m else (text, "", "")
 
 
 def cite(text: str, attributions: Mapping[str, int]) -> str:
@@ -96,7 +92,7 @@ def cite(text: str, attributions: Mapping[str, int]) -> str:
         lead = LEADING_CITES.match(body) if i else None
         own = body[lead.end() :] if lead else body
         n = attributions.get(" ".join(CITE.sub("", own).split()))
-        if n is None or _ABBREVIATION.search(own):
+        if n is None:
             continue
         own = _BEFORE_END.sub(r"\1", CITE.sub("", own)).rstrip()
         bodies[i] = (body[: lead.end()] if lead else "") + f"{own} [{n}]"

@@ -120,6 +120,10 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
             backed = backed or ok
             citations.append(Citation(n, sentence, ok, overlap, similarity))
             source.verified = ok if source.verified is None else source.verified and ok
+        holding = [by_n[n] for n in ns if n in by_n and supported(*scores[n, sentence])]
+        if sentence in claims and backed and len(holding) < len(ns):
+            # cites passages beside the one(s) that hold it: keep only the best that does
+            attributions[sentence] = max(holding, key=lambda s: scores[s.n, sentence]).n
         if sentence in claims and not backed:
             backing = [s for s in sources if supported(*scores[s.n, sentence])]
             if backing and not any(n in by_n for n in ns):
