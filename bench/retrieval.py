@@ -58,6 +58,7 @@ class CachedQueries:
     def __init__(self, embedder: Any) -> None:
         self.embedder = embedder
         self.encode_query = lru_cache(maxsize=None)(embedder.encode_query)
+        self.relevance = embedder.relevance
 
 
 def check_labels(bot: Any, questions: list[dict[str, Any]]) -> None:

@@ -138,3 +138,29 @@ def test_changing_the_model_re_embeds_resumably(make_bot, docs, e5):
     new.reindex()
     hits = Bot(old.folder, settings, embedder=e5).search("Which port does the daemon listen on?")
     assert hits[0].source == "guide/network.md"
+
+
+UNRELATED = [
+    "The weather is sunny today.",
+    "Comment faire une tarte aux pommes ?",
+    "Quantum computers use qubits.",
+    "Le train part à huit heures.",
+    "Stock prices fell sharply on Monday.",
+    "Mon chat dort toute la journée.",
+]
+
+
+def test_relevance_reads_both_models_on_one_scale(e5, embedder):
+    """E5 puts unrelated texts near 0.8 in cosine; read through `relevance` they sit near 0, as
+    MiniLM's do, so one relevance floor and one citation check serve both models."""
+    pairs = np.triu_indices(len(UNRELATED), 1)
+    raw = (e5.encode(UNRELATED) @ e5.encode(UNRELATED).T)[pairs]
+    assert raw.mean() > 0.7
+    assert abs(float(e5.relevance(raw).mean())) < 0.15
+    assert e5.relevance(1.0) == pytest.approx(1.0)
+    minilm = (embedder.encode(UNRELATED) @ embedder.encode(UNRELATED).T)[pairs]
+    assert np.array_equal(embedder.relevance(minilm), minilm)
+    assert abs(float(minilm.mean())) < 0.15
+    question = e5.encode_query("Comment désinstaller le paquet ?")
+    answer = e5.encode(["Pour désinstaller le paquet, lancez apt purge."])[0]
+    assert e5.relevance(float(question @ answer)) > 0.25  # above chat.min_score

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chatforge.errors import ModelError
-from chatforge.models import resolve_embedder
+from chatforge.models import resolve_embedder, unrelated_cosine
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -153,6 +153,7 @@ class Embedder:
         self.backend = _pick_backend(backend, self.device, model, self.path)
         self.dtype = _pick_dtype(dtype, self.device, self.backend)
         self.batch_size = batch_size
+        self.unrelated = unrelated_cosine(model)
         # One question is embedded by retrieval, the relevance floor, passage compression, the
         # choice of the quoted passage and memory recall; remembered, that is one model call.
         self.encode_query = lru_cache(maxsize=QUERY_CACHE)(self._encode_query)
@@ -276,6 +277,18 @@ class Embedder:
         # bfloat16 leaves a norm up to 0.2% short.
         out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
         return out
+
+    def relevance(self, cosine: Any) -> Any:
+        """Cosines (a number or an array) read on one scale whatever the model: 0 where this
+        model puts unrelated texts, 1 for the same text.
+
+        MiniLM puts unrelated pairs near 0 (about 0.1), so its cosines are kept as they are; E5
+        crowds every pair above 0.75, where a relevance floor of 0.25 or a fusion that reads
+        scores from 0 would hear nothing. The thresholds (`chat.min_score`, `memory.min_score`,
+        the citation check) and the hybrid fusion read this, so they hold for either model.
+        """
+        b = self.unrelated
+        return cosine if not b else (cosine - b) / (1.0 - b)
 
     def encode_recurring(self, texts: Sequence[str]) -> np.ndarray:
         """Like `encode`, for texts that come back: the sentences and headings of passages.

@@ -146,7 +146,10 @@ class Retriever:
         qvec = None
         if s.dense:
             qvec = self.embedder.encode_query(query)
-            rankings.append((self.store.dense(qvec, depth, glob), s.dense_weight))
+            dense = [
+                (cid, self.embedder.relevance(c)) for cid, c in self.store.dense(qvec, depth, glob)
+            ]
+            rankings.append((dense, s.dense_weight))
         if s.lexical:
             # After the embedding, not beside it: a third busy thread on a 2-core machine stalls
             # torch's own threads, which costs more than BM25 takes.

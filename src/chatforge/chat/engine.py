@@ -279,7 +279,7 @@ class ChatEngine:
         if not hits:
             return []
         qvec = self.embedder.encode_query(query)
-        scores = self.store.vectors_for([h.chunk_id for h in hits]) @ qvec
+        scores = self.embedder.relevance(self.store.vectors_for([h.chunk_id for h in hits]) @ qvec)
         floor = self.settings.chat.min_score
         return [Source(0, h, float(s)) for h, s in zip(hits, scores, strict=True) if s >= floor]
 

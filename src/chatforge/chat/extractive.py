@@ -51,7 +51,7 @@ def passage_to_quote(query: str, sources: list[Source], embedder: Embedder) -> S
     qvec = embedder.encode_query(query)
     trails = [f"{s.hit.title} {s.hit.section}" for s in sources]
     own = [s.hit.section.rsplit(" > ", 1)[-1] or s.hit.title for s in sources]
-    near = embedder.encode_recurring([*trails, *own]) @ qvec
+    near = embedder.relevance(embedder.encode_recurring([*trails, *own]) @ qvec)
     n = len(sources)
     scores = [s.relevance + near[i] + near[n + i] for i, s in enumerate(sources)]
     return sources[max(range(n), key=scores.__getitem__)]

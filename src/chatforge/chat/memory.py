@@ -243,7 +243,9 @@ class MemoryStore:
             f"SELECT {_COLUMNS}, vec FROM memories WHERE user_id = ? AND {_CURRENT}", (user,)
         ).fetchall()
         vecs = np.stack([np.frombuffer(r[-1], dtype=np.float32) for r in rows])
-        scores = vecs @ np.asarray(self.embedder.encode_query(query), dtype=np.float32)
+        scores = self.embedder.relevance(
+            vecs @ np.asarray(self.embedder.encode_query(query), dtype=np.float32)
+        )
         order = np.argsort(-scores, kind="stable")[:k]
         out = []
         for i in order:

@@ -238,7 +238,7 @@ def compress(
         for i, (u, v) in enumerate(zip(units, uvecs, strict=True)):
             shared = len(qwords & words(u.text)) / max(len(qwords), 1)
             bonus = POSITION_BONUS * (1 - i / max(len(units) - 1, 1))
-            scores.append(float(v @ qvec) + 0.3 * shared + bonus)
+            scores.append(float(embedder.relevance(v @ qvec)) + 0.3 * shared + bonus)
         keep: set[int] = set()
         used = 0
         for i in sorted(range(len(units)), key=lambda i: -scores[i]):

@@ -146,7 +146,7 @@ def _scores(
     """(passage n, sentence) -> (share of the sentence's content words in the passage, cosine)."""
     svecs = embedder.encode(sentences)
     pvecs = embedder.encode_recurring([s.shown for s in sources])
-    sims = svecs @ pvecs.T
+    sims = embedder.relevance(svecs @ pvecs.T)
     out: dict[tuple[int, str], tuple[float, float]] = {}
     for j, source in enumerate(sources):
         theirs = words(source.shown)

@@ -17,6 +17,7 @@ from chatforge.models.builtin import (
     package_dir,
     requantized,
     resolve_builtin,
+    unrelated_cosine,
 )
 from chatforge.models.cache import cache_dir
 from chatforge.models.resolve import (
@@ -57,4 +58,5 @@ __all__ = [
     "resolve_embedder",
     "resolve_llm",
     "served_path",
+    "unrelated_cosine",
 ]

