@@ -105,8 +105,8 @@ def test_batches_are_cut_by_token_count_and_vectors_keep_the_input_order(embedde
     monkeypatch.setattr(
         embedder,
         "_forward",
-        lambda t, e, cuts, bulk: (
-            batches.extend([t[j] for j in idx] for idx in cuts) or forward(t, e, cuts, bulk)
+        lambda t, e, cuts, bulk, query: (
+            batches.extend([t[j] for j in idx] for idx in cuts) or forward(t, e, cuts, bulk, query)
         ),
     )
     together = embedder.encode(texts)
