@@ -90,7 +90,7 @@ class RetrieveSettings(Section):
     lexical: bool = Field(True, description="use BM25 keyword search (over SQLite FTS5)")
     candidates: int = Field(50, ge=1, description="hits taken from each half before fusion")
     fusion: Literal["adaptive", "convex", "rrf"] = Field(
-        "adaptive",
+        "convex",
         description="adaptive = convex with each weight scaled per question by how far that "
         "half's best hit stands out of its list; convex = weighted sum of each half's scores "
         "over its best score; rrf = reciprocal rank fusion",
