@@ -36,6 +36,16 @@ def write_docs(root: Path, docs: dict[str, str] = DOCS) -> Path:
     return root
 
 
+def bot_over(make_bot, root: Path, docs: dict[str, str], monkeypatch) -> object:
+    """A bot (from the `make_bot` fixture) over `docs` written under root/corpus, ingested from
+    there, the test staying in that folder so the stored sources are relative."""
+    corpus = write_docs(root / "corpus", docs)
+    monkeypatch.chdir(corpus)
+    bot = make_bot()
+    bot.ingest(["."])
+    return bot
+
+
 def cli(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True):
     """Run the real `chatforge` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}

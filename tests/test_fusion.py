@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import bot_over
 
 from chatforge.errors import ChatforgeError
 from chatforge.retrieve import adaptive, convex, rrf, standout
@@ -50,14 +51,7 @@ def test_rrf_adds_weighted_reciprocal_ranks():
 
 @pytest.fixture
 def bot(make_bot, tmp_path, monkeypatch):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    monkeypatch.chdir(corpus)
-    bot = make_bot()
-    bot.ingest(["."])
-    return bot
+    return bot_over(make_bot, tmp_path, DOCS, monkeypatch)
 
 
 def test_a_clear_dense_answer_that_bm25_misses_stays_first(bot):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import bot_over
 
 DOCS = {
     "gadget.md": "# Le gadget\n\n## Installation\n\nPour installer le gadget, branchez-le sur un "
@@ -18,14 +19,7 @@ DOCS = {
 
 @pytest.fixture
 def bot(make_bot, tmp_path, monkeypatch):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    monkeypatch.chdir(corpus)
-    bot = make_bot()
-    bot.ingest(["."])
-    return bot
+    return bot_over(make_bot, tmp_path, DOCS, monkeypatch)
 
 
 def test_each_chunk_is_stored_with_its_language(bot):
