@@ -35,6 +35,9 @@ class GenOptions:
     stop: tuple[str, ...] = field(default=())
     """Texts that end the completion (not included in it)."""
     seed: int | None = None
+    json_schema: str | None = None
+    """A JSON schema (as JSON text) the completion must match: decoded under a grammar built
+    from it, so the text always parses and fits (llama.cpp and OpenAI-compatible servers)."""
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:

@@ -186,8 +186,16 @@ class BatchEngine:
             self._cond.notify()
 
     def _sampler(self, options: GenOptions, repeat_penalty: float) -> Any:
+        from chatforge.llm.llamacpp import schema_grammar
+
         lc = self._lc
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+        grammar = schema_grammar(options.json_schema)
+        if grammar is not None:  # first, so that only tokens the grammar allows are sampled
+            rules = grammar._grammar.encode()
+            lc.llama_sampler_chain_add(
+                chain, lc.llama_sampler_init_grammar(self._vocab, rules, b"root")
+            )
         lc.llama_sampler_chain_add(
             chain,
             lc.llama_sampler_init_penalties(

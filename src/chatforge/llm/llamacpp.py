@@ -51,7 +51,7 @@ from chatforge.llm.base import (
 )
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
+    from llama_cpp import Llama, LlamaGrammar
 
     from chatforge.llm.batch import BatchEngine
 
@@ -137,6 +137,20 @@ def load_llama(
             )
             _MODELS[key] = (llama, threading.Lock())
         return _MODELS[key]
+
+
+def schema_grammar(json_schema: str | None) -> LlamaGrammar | None:
+    """llama.cpp's grammar for a JSON schema (llama_cpp's own converter), None without one."""
+    if json_schema is None:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(json_schema, verbose=False)
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        raise ModelError(
+            f"the JSON schema cannot be turned into a grammar ({e}); simplify it"
+        ) from e
 
 
 class LlamaCppLLM(LLM):
@@ -311,6 +325,7 @@ class LlamaCppLLM(LLM):
                 min_p=0.0,
                 temp=max(temperature, 0.0),
                 repeat_penalty=self.repeat_penalty,
+                grammar=schema_grammar(options.json_schema),
             )
             try:
                 yield tokens

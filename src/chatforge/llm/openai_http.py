@@ -155,6 +155,9 @@ class OpenAIHTTPLLM(LLM):
             payload["stop"] = list(options.stop)
         if options.seed is not None:
             payload["seed"] = options.seed
+        if options.json_schema is not None:
+            schema = {"name": "reply", "schema": json.loads(options.json_schema), "strict": True}
+            payload["response_format"] = {"type": "json_schema", "json_schema": schema}
         if stream:
             payload["stream_options"] = {"include_usage": True}
         return payload

@@ -206,6 +206,11 @@ class TransformersLLM(LLM):
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+        if options.json_schema is not None:
+            raise ModelError(
+                f"{self.name} runs on transformers, which cannot decode under a JSON schema; "
+                "use a GGUF model (llm.backend: llamacpp) for agent mode and tool calls"
+            )
         tok = self._tokenizer
         inputs = self._encode(messages).to(self.device)
         n_prompt = int(inputs["input_ids"].shape[1])
