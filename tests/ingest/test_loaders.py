@@ -655,6 +655,22 @@ def test_legacy_encoding_is_guessed_when_confident(tmp_path: Path) -> None:
     assert doc.meta["encoding"] in {"cp1252", "latin_1", "iso8859_15", "iso8859_1"}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bonjour, la crème brûlée de l'été dernier était délicieuse. Pourriez-vous m'envoyer "
+        "la recette complète, s'il vous plaît ? Merci beaucoup et à bientôt.",
+        "Grüße aus München, die Straße ist schön und wir freuen uns über Ihren Besuch.",
+        "Thanks for the café's menu, the crème brûlée was perfect.",
+    ],
+)
+def test_short_western_text_reads_as_windows_1252(tmp_path: Path, text: str) -> None:
+    """Code pages tie on a short paragraph; the Western one must win (è, not č)."""
+    doc = load_one(write(tmp_path, "note.txt", text.encode("cp1252")))
+    assert doc.text == text
+    assert doc.meta["encoding"] == "cp1252"
+
+
 def test_undecodable_bytes_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "noise.txt", bytes(range(128, 256)) * 4)
     with pytest.raises(LoadError, match=r"not valid UTF-8 .*re-save it as UTF-8"):

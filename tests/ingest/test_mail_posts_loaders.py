@@ -169,3 +169,41 @@ def test_cli_ingest_search_and_broken_files_keep_what_is_stored(tmp_path: Path) 
     assert lines[1].startswith("failed: notes.eml: not an email message")
     after = json.loads(cli("sources", "--bot", "bot", "--json", cwd=tmp_path).stdout)
     assert {(d["path"], d["part"]) for d in after} == parts
+
+
+def test_broken_message_and_unknown_charset_mid_mbox_are_said_and_the_rest_kept(
+    tmp_path: Path,
+) -> None:
+    """A message cut inside a MIME part is left out with a warning naming it; a body in an
+    unknown charset is read from its bytes (here Latin-1 French) and said; the others stay."""
+    write_mbox(tmp_path / "good.mbox")
+    whole = (tmp_path / "good.mbox").read_bytes()
+    second = whole.index(b"\nFrom ", 10) + 1
+    broken = (
+        b"From x@example.com Mon Jun  3 10:00:00 2024\nFrom: x@example.com\n"
+        b"Subject: Scanner jam\nMessage-ID: <b1@example.com>\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="zz"\n\n--zz\nContent-Type: text/plain\n\n'
+        b"The scanner jams on page two.\n\n"
+    )
+    unknown = (
+        b"From y@example.com Mon Jun  3 11:00:00 2024\nFrom: y@example.com\n"
+        b"Subject: Recette\nMessage-ID: <c1@example.com>\nMIME-Version: 1.0\n"
+        b"Content-Type: text/plain; charset=x-unknown\nContent-Transfer-Encoding: 8bit\n\n"
+        + "La crème brûlée de l'été dernier était délicieuse ; envoyez-moi la recette complète, "
+        "s'il vous plaît.\n\n".encode("latin-1")
+    )
+    (tmp_path / "archive.mbox").write_bytes(whole[:second] + broken + unknown + whole[second:])
+    cli("init", "bot", cwd=tmp_path)
+    proc = cli("ingest", "archive.mbox", "--bot", "bot", "--json", cwd=tmp_path)
+    assert json.loads(proc.stdout)["totals"]["ingested"] == 1
+    warnings = proc.stderr.strip().splitlines()
+    assert any("broken MIME part in message 2 (Scanner jam)" in w for w in warnings), warnings
+    assert any("message 3 (Recette): unknown charset 'x-unknown', read as cp1252" in w
+               for w in warnings), warnings  # fmt: skip
+    docs = json.loads(cli("sources", "--bot", "bot", "--json", cwd=tmp_path).stdout)
+    parts = {d["part"] for d in docs if d["path"] == "archive.mbox"}
+    assert "c1@example.com" in parts and "m2@acme.example" in parts
+    assert "b1@example.com" not in parts
+    hits = json.loads(cli("search", "recette crème brûlée", "--bot", "bot", "--json",
+                          cwd=tmp_path).stdout)  # fmt: skip
+    assert "crème brûlée de l'été" in hits[0]["text"]

@@ -107,13 +107,18 @@ def guess_encoding(data: bytes) -> tuple[str, str] | None:
         from charset_normalizer import from_bytes
     except ImportError:  # without a detector, only UTF-8 is accepted
         return None
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None or best.chaos > 0.1 or best.coherence < 0.2:
         return None
-    text = str(best)
+    # Short Western text often ties between code pages (è is č in cp1250): on a tie the
+    # Windows default for Western languages wins, as browsers decide for unlabelled pages.
+    tied = (m for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence)
+    western = next((m for m in tied if "cp1252" in m.could_be_from_charset), None)
+    text = str(western or best)
     if has_control_garbage(text):
         return None
-    return best.encoding, text
+    return ("cp1252" if western else best.encoding), text
 
 
 def normalize_newlines(text: str) -> str:
