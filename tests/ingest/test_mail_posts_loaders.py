@@ -207,3 +207,23 @@ def test_broken_message_and_unknown_charset_mid_mbox_are_said_and_the_rest_kept(
     hits = json.loads(cli("search", "recette crème brûlée", "--bot", "bot", "--json",
                           cwd=tmp_path).stdout)  # fmt: skip
     assert "crème brûlée de l'été" in hits[0]["text"]
+
+
+def test_odd_rows_mid_posts_are_read_without_losing_the_others(tmp_path: Path) -> None:
+    """Dumps carry rows a schema would refuse: a score that is not a number, an answer whose
+    question was deleted, a question without a body or whose accepted answer is gone."""
+    write_posts(tmp_path / "Posts.xml")
+    text = (tmp_path / "Posts.xml").read_text(encoding="utf-8")
+    second = text.index("<row", text.index("<row") + 4)
+    odd = (
+        '<row Id="99" PostTypeId="1" Score="abc" Title="Imprimante hors ligne" '
+        'CreationDate="nope" />\n  '
+        '<row Id="98" PostTypeId="2" ParentId="12345" Score="1" Body="&lt;p&gt;orphan&lt;/p&gt;" />'
+        '\n  <row Id="97" PostTypeId="1" Score="2" Title="No body" AcceptedAnswerId="55" />\n  '
+    )
+    (tmp_path / "Posts.xml").write_text(text[:second] + odd + text[second:], encoding="utf-8")
+    docs = _by_part(tmp_path / "Posts.xml")
+    assert docs["question 99"].text == "Imprimante hors ligne"
+    assert docs["question 97"].text == "No body"
+    assert "orphan" not in " ".join(d.text for d in docs.values())
+    assert {"question 1", "question 5", "question 8", "question 10"} <= set(docs)
