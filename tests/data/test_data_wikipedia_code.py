@@ -126,6 +126,9 @@ def test_code_repository_folder(tmp_path: Path, run_cli) -> None:
         "  const ctx = canvas.getContext('2d');\n"
         "  ctx.fillStyle = 'teal'; // the widget's colour on every panel\n"
         "  ctx.fillRect(0, 0, canvas.width, canvas.height);\n"
+        "}\n\n"
+        "export function brightest(levels: Array<number>, max: Map<string, number>) {\n"
+        "  return levels.filter((l) => l<max.size && l>0).length;\n"
         "}\n",
         encoding="utf-8",
     )
@@ -147,6 +150,8 @@ def test_code_repository_folder(tmp_path: Path, run_cli) -> None:
     assert "def teal_shade(brightness: float) -> str:\n    " in text  # indentation kept
     assert "répétée à chaque démarrage" in text
     assert "ctx.fillStyle = 'teal';" in text and "paints panels teal" in text
+    # code is plain text: what looks like a tag is kept
+    assert "levels: Array<number>, max: Map<string, number>" in text and "l<max.size && l>0" in text
     assert "hidden_dependency_code" not in text
     by_definition = {
         r["conversation_id"].rsplit("§", 1)[0] for r in rows if "colour.py" in r["source"]

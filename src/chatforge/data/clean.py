@@ -74,16 +74,20 @@ def _phone(m: re.Match[str]) -> str:
     return "[PHONE]"
 
 
-def clean_text(text: str, pii: bool) -> str:
-    text = normalize(strip_markup(normalize(text)))
+def clean_text(text: str, pii: bool, markup: bool = True) -> str:
+    """Normalized text; HTML fragments stripped when `markup` says the source may hold them."""
+    text = normalize(strip_markup(normalize(text)) if markup else text)
     return scrub_pii(text) if pii else text
 
 
-def clean_row(row: Row, *, pii: bool, max_length: int, dropped: Counter[str]) -> Row | None:
-    """The row cleaned, or None with the reason counted in `dropped`."""
+def clean_row(
+    row: Row, *, pii: bool, max_length: int, dropped: Counter[str], markup: bool = True
+) -> Row | None:
+    """The row cleaned, or None with the reason counted in `dropped`. `markup=False` for rows
+    read as plain text, where `<int>` is code, not a tag."""
     max_chars = max_length * CHARS_PER_TOKEN
     if not row.messages:
-        row.text = clean_text(row.text, pii)
+        row.text = clean_text(row.text, pii, markup)
         if not row.text:
             dropped["empty"] += 1
             return None
@@ -93,7 +97,7 @@ def clean_row(row: Row, *, pii: bool, max_length: int, dropped: Counter[str]) ->
         return row
     turns = []
     for m in row.messages:
-        content = clean_text(m["content"], pii)
+        content = clean_text(m["content"], pii, markup)
         if not content:
             dropped["empty turn"] += 1
             continue

@@ -27,6 +27,7 @@ from chatforge.formats.rows import ReadContext, Row
 from chatforge.formats.training import (
     FORMATS,
     KNOWN_SUFFIXES,
+    PLAIN_TEXT_FORMATS,
     detect,
     is_hf_folder,
     read,
@@ -135,7 +136,7 @@ def _read_sources(
     fmt: str,
     ctx: ReadContext,
     report: PrepareReport,
-    clean: Callable[[Row], Row | None],
+    clean: Callable[..., Row | None],
 ) -> list[Row]:
     """The cleaned rows of every source, each source noted in the report with its format."""
     cleaned: list[Row] = []
@@ -151,9 +152,10 @@ def _read_sources(
         if fmt == "auto":
             log.info("%s: %s", source, chosen)
         n = 0
+        markup = chosen not in PLAIN_TEXT_FORMATS
         for row in read(path, source, chosen, ctx):
             n += 1
-            kept = clean(row)
+            kept = clean(row, markup=markup)
             if kept is not None:
                 cleaned.append(kept)
         report.sources.append({"path": source, "format": chosen, "records": n})

@@ -57,6 +57,9 @@ FORMATS = (
     "hf",
 )
 DOC_FORMATS = {"markdown", "text", "html", "pdf", "rst", "code"}
+PLAIN_TEXT_FORMATS = DOC_FORMATS | {"email", "stackexchange", "wikipedia"}
+"""Formats whose readers already give plain text: what looks like a tag in it is content
+(`std::vector<int>`, `a<b && c>d`), not HTML to strip."""
 KNOWN_SUFFIXES = frozenset(
     {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".rst", ".csv", ".tsv", ".xlsx"}
     | {".xlsm", ".json", ".jsonl", ".ndjson", ".js", ".xml"}
