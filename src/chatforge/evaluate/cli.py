@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Measure models: perplexity, and fine-tuned vs prompted.", no_args_is_help=True
+    help="Measure models and bots: perplexity, retrieval, answers, fine-tuned vs prompted.",
+    no_args_is_help=True,
 )
 
 
@@ -72,5 +73,90 @@ def compare(
         typer.echo(
             f"{r['config']:18} ppl {r['perplexity']:8.3f}  F1 {r['token_f1']:.3f}  "
             f"ROUGE-L {r['rouge_l']:.3f}  cosine {r['cosine']:.3f}  {r['latency_ms']:.0f} ms"
+        )
+    typer.echo(f"report: {result['report']}")
+
+
+BotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--bot",
+        help="Bot folder (default: current folder if it has chatforge.yaml, else $CHATFORGE_BOT).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+QuestionsArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="JSONL or CSV of question, source(s), optional section and answer "
+        "(default: the bot's tests/questions.jsonl).",
+        show_default=False,
+    ),
+]
+CompareOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--compare",
+        help="Also measure the bot with this change: SECTION.KEY=VALUE (repeatable) or a "
+        "YAML file of settings; the two are compared question by question.",
+    ),
+]
+ReportOpt = Annotated[
+    Path | None, typer.Option(help="HTML report path (default: BOT/reports/KIND.html).")
+]
+
+
+@app.command()
+def retrieval(
+    questions: QuestionsArg = None,
+    bot: BotOpt = None,
+    compare: CompareOpt = None,
+    report: ReportOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """hit@k, recall@k, MRR and nDCG of the bot's search on labelled questions."""
+    from chatforge.evaluate.eval_run import evaluate_bot
+
+    result = evaluate_bot("retrieval", open_bot(bot), questions, compare or [], report)
+    _print(result, json_out, ("hit@1", "hit@5", "recall@5", "mrr@10", "ndcg@10"))
+
+
+@app.command()
+def answers(
+    questions: QuestionsArg = None,
+    bot: BotOpt = None,
+    compare: CompareOpt = None,
+    report: ReportOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Token F1, ROUGE-L, citation precision, declined share and latency of the bot's answers."""
+    from chatforge.evaluate.eval_run import evaluate_bot
+
+    result = evaluate_bot("answers", open_bot(bot), questions, compare or [], report)
+    _print(
+        result, json_out, ("token_f1", "rouge_l", "citation_precision", "declined", "latency_ms")
+    )
+
+
+def open_bot(folder: Path | None):  # noqa: ANN201 - Bot, imported late to keep --help fast
+    from chatforge.bot import Bot
+    from chatforge.config import find_bot_dir
+
+    return Bot(find_bot_dir(folder))
+
+
+def _print(result: dict, json_out: bool, keys: tuple[str, ...]) -> None:
+    if json_out:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        return
+    for c in result["configs"]:
+        m = c["metrics"]
+        cells = "  ".join(f"{k} {'–' if m[k] is None else f'{m[k]:.3f}'}" for k in keys)
+        typer.echo(f"{c['name']:16} n {m['n']:4}  {cells}")
+    if test := result.get("test"):
+        typer.echo(
+            f"paired Wilcoxon on {test['metric']}: mean difference {test['mean_difference']:+.3f}"
+            f", p = {test['p_value']:.3g}"
         )
     typer.echo(f"report: {result['report']}")
