@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from pgsupport import pg_server, pg_url  # noqa: E402,F401
 from support import write_docs  # noqa: E402
 
 

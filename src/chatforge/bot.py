@@ -242,6 +242,15 @@ def open_store(
     """The store of the bot in `folder`; `dim` gives the vector size when none is recorded yet,
     and `write_guard` is held around each change to the documents (see SQLiteStore)."""
     s = settings.store
+    if s.backend == "postgres":
+        from chatforge.store.postgres import PostgresStore
+
+        if not s.url:
+            raise ConfigError(
+                "store.backend is postgres but store.url is empty; set it, e.g. "
+                "`chatforge config set store.url postgresql://USER:PASSWORD@HOST:5432/DB`"
+            )
+        return PostgresStore(s.url, settings.embed.model, dim, write_guard)  # type: ignore[return-value]
     return SQLiteStore(
         Path(folder) / "data",
         model=settings.embed.model,

@@ -75,7 +75,14 @@ class IngestSettings(Section):
 
 
 class StoreSettings(Section):
-    backend: Literal["sqlite"] = Field("sqlite", description="where the truth is kept")
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="where the truth is kept: sqlite (a file in the bot folder) or postgres "
+        "(store.url: a database many processes and hosts share)",
+    )
+    url: str = Field(
+        "", description="with backend postgres: postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )
     index: Literal["auto", "flat", "hnsw"] = Field(
         "auto", description="FAISS index: exhaustive (flat, float16) or approximate (hnsw)"
     )
