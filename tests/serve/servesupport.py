@@ -72,7 +72,9 @@ class ServeProcess:
     """The real `chatforge serve` command in its own process: for what must be measured on the
     server alone (its memory) or seen only from outside, as a client sees it."""
 
-    def __init__(self, folder: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, folder: Path, env: dict[str, str], log: Path, args: tuple[str, ...] = ()
+    ) -> None:
         import os
         import socket
         import subprocess
@@ -89,7 +91,7 @@ class ServeProcess:
         self._log = log.open("w")
         command = [sys.executable, "-m", "chatforge", "serve", "--bot", str(folder)]
         self.proc = subprocess.Popen(
-            [*command, "--port", str(port)],
+            [*command, "--port", str(port), *args],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=self._log,

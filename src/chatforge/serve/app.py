@@ -62,9 +62,16 @@ def create_app(bot: Bot, runner: GenerationRunner | None = None, *, ui: bool = T
     settings = bot.settings
     server = settings.server
     keys = KeyRing(server.api_keys)
-    limiter = Limiter.for_store(
-        bot.store.db, server.rate_limit_per_minute, server.auth_backoff_max_s
-    )
+    if settings.store.backend == "sqlite":
+        limiter = Limiter.for_store(
+            bot.store.db, server.rate_limit_per_minute, server.auth_backoff_max_s
+        )
+    else:  # PostgreSQL bots: shared by this host's processes only (docs/scaling.md)
+        limiter = Limiter(
+            bot.data_dir / "limits.db",
+            rate_per_minute=server.rate_limit_per_minute,
+            backoff_max_s=server.auth_backoff_max_s,
+        )
     runner = runner or GenerationRunner(
         bot,
         max_queue=server.max_queue,

@@ -79,7 +79,7 @@ def migrate(conn: Any, url: str) -> list[str]:
             "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
         done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
-    newer = sorted(done - set(known))
+    newer = sorted(n for n in done - set(known) if "/" not in n)  # others' are checked apart
     if newer:
         raise ConfigError(
             f"the database at {safe_url(url)} was upgraded by a newer chatforge (schema step "
@@ -97,6 +97,31 @@ def migrate(conn: Any, url: str) -> list[str]:
             fn(conn)
             conn.execute("INSERT INTO _migrations(name) VALUES(%s)", (fn.__name__,))
         applied.append(fn.__name__)
+    return applied
+
+
+def migrate_part(db: Any, url: str, namespace: str) -> list[str]:
+    """Apply another part's SQLite-dialect migrations (store.migrations) through `db`, a
+    store.pg_dialect connection; each is recorded as NAMESPACE/NAME."""
+    from chatforge.store.migrations import REGISTRY
+
+    known = [f"{namespace}/{fn.__name__}" for fn in REGISTRY[namespace]]
+    rows = db.execute("SELECT name FROM _migrations WHERE name LIKE ?", (f"{namespace}/%",))
+    newer = sorted({r[0] for r in rows} - set(known))
+    if newer:
+        raise ConfigError(
+            f"the database at {safe_url(url)} was upgraded by a newer chatforge (schema step "
+            f"{newer[0]} is unknown here); upgrade chatforge (pip install -U chatforge)"
+        )
+    applied = []
+    for fn, name in zip(REGISTRY[namespace], known, strict=True):
+        with db.lock, db.conn.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(db)
+            db.execute("INSERT INTO _migrations(name) VALUES(?)", (name,))
+        applied.append(name)
     return applied
 
 
@@ -128,13 +153,4 @@ def m001_documents(conn: Any) -> None:
         "CREATE TABLE vectors(hash TEXT PRIMARY KEY, vec vector NOT NULL)",
         """CREATE TABLE ingest_log(id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL,
           path TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '')""",
-    )
-
-
-@pg_migration
-def m002_jobs(conn: Any) -> None:
-    """Ingestion jobs, so any server process sharing the database answers any job's poll."""
-    conn.execute(
-        """CREATE TABLE jobs(id TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL,
-          state TEXT NOT NULL)"""
     )

@@ -27,7 +27,8 @@ from chatforge.lexical import query_terms
 from chatforge.schema import Chunk, Document, Hit
 from chatforge.store.chunk_terms import analyse
 from chatforge.store.keyword_index import COLUMN_WEIGHTS, KeywordIndex, QueryTokenizer
-from chatforge.store.pg_schema import connect, migrate
+from chatforge.store.pg_dialect import SqliteDialect
+from chatforge.store.pg_schema import connect, migrate, migrate_part
 from chatforge.store.sqlite import StoredDocument, now
 
 log = logging.getLogger("chatforge.store")
@@ -49,16 +50,17 @@ class PostgresStore:
         self.model = model
         self._dim = dim
         self._write_guard = write_guard or nullcontext()
-        self.db = connect(url)
+        self.conn = connect(url)
         self._lock = threading.RLock()
+        self.db = SqliteDialect(self.conn, self._lock)
         self._keywords: KeywordIndex | None = None
         self._keywords_lock = threading.Lock()
         self._tokenizer = QueryTokenizer()
         self._languages: tuple[int, list[str]] | None = None
         with self._lock:
-            migrate(self.db, url)
-            self.db.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
-            self.db.execute("SET hnsw.iterative_scan = relaxed_order")
+            migrate(self.conn, url)
+            self.conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+            self.conn.execute("SET hnsw.iterative_scan = relaxed_order")
 
     @property
     def dim(self) -> int:
@@ -68,26 +70,36 @@ class PostgresStore:
     # -- transactions and bookkeeping -------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def _tx(self) -> Iterator[Any]:
         """One transaction on this store's connection, rolled back on any error."""
-        with self._lock, self.db.transaction():
+        with self._lock, self.conn.transaction():
+            yield self.conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteDialect]:
+        """A transaction for the other parts' SQLite-dialect statements (store.pg_dialect)."""
+        with self._tx():
             yield self.db
+
+    def migrate(self, namespace: str) -> list[str]:
+        """Bring the tables of another part (conversations, memory, jobs) up to date."""
+        return migrate_part(self.db, self.url, namespace)
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self.db.execute(sql, args).fetchall()
+            return self.conn.execute(sql, args).fetchall()
 
     def generation(self) -> int:
         return int(self.meta("generation") or 0)
 
     def _bump(self) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
             "DO UPDATE SET value = (meta.value::bigint + 1)::text"
         )
 
     def _set_meta(self, key: str, value: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO meta(key, value) VALUES(%s, %s) "
             "ON CONFLICT(key) DO UPDATE SET value = EXCLUDED.value",
             (key, value),
@@ -133,7 +145,7 @@ class PostgresStore:
         """Swap in a file's new documents, chunks and vectors in one transaction."""
         analysed = [analyse([(c.context, c.text) for c in chunks]) for _, chunks, _ in documents]
         n = 0
-        with self._write_guard, self.transaction() as db:
+        with self._write_guard, self._tx() as db:
             db.execute("DELETE FROM files WHERE path = %s", (path,))
             db.execute(
                 "INSERT INTO files(path, hash, size, ingested_at, chunking) "
@@ -169,7 +181,7 @@ class PostgresStore:
         return n
 
     def _put_vectors(self, vectors: dict[str, np.ndarray]) -> None:
-        with self.db.cursor() as cur:
+        with self.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO vectors(hash, vec) VALUES(%s, %s) ON CONFLICT(hash) DO NOTHING",
                 [(h, np.asarray(v, dtype=np.float32)) for h, v in vectors.items()],
@@ -178,7 +190,7 @@ class PostgresStore:
     def _cached(self, hashes: set[str]) -> dict[str, np.ndarray]:
         if not hashes:
             return {}
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT hash, vec FROM vectors WHERE hash = ANY(%s)", (list(hashes),)
         )
         return {h: np.asarray(v.to_numpy(), dtype=np.float32) for h, v in rows}
@@ -192,20 +204,20 @@ class PostgresStore:
 
     def _create_index(self, dim: int) -> None:
         """The HNSW index over chunk vectors of `dim` (inner product: vectors are unit)."""
-        self.db.execute(
+        self.conn.execute(
             "CREATE INDEX IF NOT EXISTS chunks_hnsw ON chunks "
             f"USING hnsw ((vec::vector({int(dim)})) vector_ip_ops)"
         )
 
     def remove_file(self, path: str) -> bool:
-        with self._write_guard, self.transaction() as db:
+        with self._write_guard, self._tx() as db:
             found = db.execute("DELETE FROM files WHERE path = %s", (path,)).rowcount > 0
             if found:
                 self._bump()
         return found
 
     def collect_garbage(self) -> int:
-        with self._write_guard, self.transaction() as db:
+        with self._write_guard, self._tx() as db:
             return db.execute(
                 "DELETE FROM vectors v WHERE NOT EXISTS "
                 "(SELECT 1 FROM chunks c WHERE c.hash = v.hash)"
@@ -213,14 +225,14 @@ class PostgresStore:
 
     def log(self, path: str, status: str, reason: str = "") -> None:
         with self._lock:
-            self.db.execute(
+            self.conn.execute(
                 "INSERT INTO ingest_log(at, path, status, reason) VALUES(%s, %s, %s, %s)",
                 (now(), path, status, reason),
             )
 
     def reset_vectors(self, model: str, dim: int) -> None:
         """Forget every vector, for re-embedding the bot with another model."""
-        with self.transaction() as db:
+        with self._tx() as db:
             db.execute("DROP INDEX IF EXISTS chunks_hnsw")
             db.execute("DELETE FROM vectors")
             db.execute("UPDATE chunks SET vec = NULL")
@@ -239,7 +251,7 @@ class PostgresStore:
         ]
 
     def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
-        with self.transaction() as db:
+        with self._tx() as db:
             self._put_vectors(vectors)
             db.execute(
                 "UPDATE chunks c SET vec = v.vec FROM vectors v "
@@ -345,7 +357,7 @@ class PostgresStore:
 
     def _build_keywords(self) -> KeywordIndex:
         """Read every chunk's terms in one snapshot: the postings of exactly one generation."""
-        with self.transaction() as db:
+        with self._tx() as db:
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             gen = int(
                 (
@@ -383,10 +395,10 @@ class PostgresStore:
         """Build the HNSW index again from every chunk vector (faster than row by row)."""
         stored = self.meta("embed_dim")
         with self._lock:
-            self.db.execute("SET maintenance_work_mem = '1GB'")
-            self.db.execute("DROP INDEX IF EXISTS chunks_hnsw")
+            self.conn.execute("SET maintenance_work_mem = '1GB'")
+            self.conn.execute("DROP INDEX IF EXISTS chunks_hnsw")
             if stored:
                 self._create_index(int(stored))
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
