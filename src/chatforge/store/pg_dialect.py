@@ -20,6 +20,7 @@ _REWRITES = [
     (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
     (re.compile(r"\browid\b"), "id"),
     (re.compile(r"\bchar\(10\)"), "chr(10)"),
+    (re.compile(r"\bLIMIT \?"), "LIMIT NULLIF(GREATEST(?::bigint, -1), -1)"),  # -1: no limit
     (re.compile(r"%"), "%%"),
     (re.compile(r"\?"), "%s"),
 ]
