@@ -13,6 +13,7 @@ from chatforge.cli.conversations import conversations_app
 from chatforge.cli.memory import memory_app
 from chatforge.cli.migrate import migrate
 from chatforge.cli.settings import config_app
+from chatforge.cli.tune import tune_retriever
 from chatforge.data.cli import data_app
 from chatforge.errors import ChatforgeError
 from chatforge.evaluate.cli import app as eval_app
@@ -27,8 +28,9 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(lab_app, name="lab", help="Train small language models to see how they work.")
-app.add_typer(eval_app, name="eval", help="Measure models: perplexity, fine-tuned vs prompted.")
+app.add_typer(eval_app, name="eval", help="Measure retrieval, answers and models.")
 app.command("finetune")(finetune_command)
+app.command("tune-retriever")(tune_retriever)
 app.add_typer(data_app, name="data", help="Turn documents, sheets and chats into a training set.")
 app.add_typer(memory_app, name="memory")
 app.add_typer(conversations_app, name="conversations")

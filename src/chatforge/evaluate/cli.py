@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from chatforge.errors import ChatforgeError
+
 app = typer.Typer(
     help="Measure models and bots: perplexity, retrieval, answers, fine-tuned vs prompted.",
     no_args_is_help=True,
@@ -160,3 +162,54 @@ def _print(result: dict, json_out: bool, keys: tuple[str, ...]) -> None:
             f", p = {test['p_value']:.3g}"
         )
     typer.echo(f"report: {result['report']}")
+
+
+@app.command("generate-questions")
+def generate_questions(
+    bot: BotOpt = None,
+    limit: Annotated[int, typer.Option(help="Chunks to write a question from, at most.")] = 50,
+    check: Annotated[
+        str,
+        typer.Option(
+            help="Keep a question only if the bot's search ranks its chunk: first, top5, or none."
+        ),
+    ] = "first",
+    model: Annotated[
+        str | None, typer.Option(help="The model that writes them (default: the bot's llm.model).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Test set to write (default: BOT/tests/questions.jsonl)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write questions from the bot's own chunks, labelled with their source, into its test set.
+
+    Questions already in the file that were not generated (the user's own) are kept."""
+    from chatforge.evaluate import questions as qs
+    from chatforge.evaluate.generate_questions import generate_questions as run
+    from chatforge.progress import CountProgress
+
+    b = open_bot(bot)
+    path = out or qs.default_file(b.folder)
+    llm = b.llm if model is None else _open_model(model)
+    with CountProgress("writing questions", enabled=not json_out) as progress:
+        got, counts = run(b, llm, limit, check, progress.update)
+    if not got:
+        raise ChatforgeError(f"no question passed the {check} check ({counts}); try --check none")
+    own = qs.save_generated(path, got)
+    result = {"file": str(path), "generated": len(got), "kept_own": own, "counts": counts}
+    if json_out:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        typer.echo(
+            f"{len(got)} questions from {counts['chunks']} chunks written to {path} "
+            f"({own} of yours kept); dropped: {counts['copied']} copied, "
+            f"{counts['not found']} not found by the {check} check, {counts['empty']} empty"
+        )
+
+
+def _open_model(name: str):  # noqa: ANN202 - an LLM, imported late to keep --help fast
+    from chatforge.llm import open_llm
+
+    return open_llm(name, n_ctx=2048)

@@ -182,3 +182,11 @@ def find_questions(bot_dir: Path, given: Path | None) -> Path:
             "`chatforge eval generate-questions`"
         )
     return path
+
+
+def save_generated(path: Path, generated: list[Question]) -> int:
+    """Write `generated` into the test set at `path`, keeping the questions a user wrote (and
+    replacing the ones generated before); returns how many are the user's."""
+    own = [q for q in read_questions(path) if not q.generated] if path.is_file() else []
+    write_questions(path, own + generated)
+    return len(own)
