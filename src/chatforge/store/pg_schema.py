@@ -154,3 +154,11 @@ def m001_documents(conn: Any) -> None:
         """CREATE TABLE ingest_log(id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL,
           path TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '')""",
     )
+
+
+@pg_migration
+def m002_vectors_inline(conn: Any) -> None:
+    """Keep each chunk's vector in its row, moving the texts out of line instead: an exact scan
+    (a filtered search, a small table) then reads one page per few rows, not a TOAST lookup
+    per row."""
+    conn.execute("ALTER TABLE chunks ALTER COLUMN vec SET STORAGE MAIN")

@@ -52,7 +52,11 @@ def transfer(source: SQLiteStore, target: PostgresStore) -> TransferReport:
     for part in ("conversations", "memory"):
         source.migrate(part)
         target.migrate(part)
-    _copy_files(source, target, report)
+    if target.chunk_count() == 0:  # a first copy: build the vector index once, at the end
+        with target.bulk_load():
+            _copy_files(source, target, report)
+    else:
+        _copy_files(source, target, report)
     for table in TABLES:
         report.rows[table] = _copy_rows(source, target, table)
     verify(source, target, report)
