@@ -150,6 +150,8 @@ class Bot:
     @cached_property
     def chat(self) -> ChatEngine:
         """The chat engine over this bot's parts; the models open when a turn first needs them."""
+        from chatforge.agent.loop import agent_stream
+
         return ChatEngine(
             self.settings,
             self.store,
@@ -158,6 +160,7 @@ class Bot:
             search=self.search,
             embedder=lambda: self.embedder,
             llm=lambda: self.llm,
+            agent=agent_stream,
         )
 
     ask = _chat_method(ChatEngine.ask)

@@ -135,8 +135,9 @@ REPLY_LANGUAGES = ("en", "fr")
 
 GroundedMode = Literal["generate", "extractive"]
 """How an answer drawn from passages is made: the model writes it, or the best passage is quoted."""
-ChatMode = Literal["auto", GroundedMode]
-"""The setting `chat.mode`: a grounded mode, or auto (quote for models too small to read)."""
+ChatMode = Literal["auto", GroundedMode, "agent"]
+"""The setting `chat.mode`: a grounded mode, auto (quote for models too small to read), or agent
+(the model calls tools step by step: chatforge.agent)."""
 AnswerShape = Literal["prose", "short", "steps"]
 """`chat.shape`: how a written answer is laid out (chatforge.chat.style)."""
 AnswerMode = Literal[GroundedMode, "fixed", "agent", "memory"]
@@ -183,8 +184,9 @@ class ChatSettings(Section):
     )
     mode: ChatMode = Field(
         "auto",
-        description="generate (the model writes), extractive (quote the best passage), or "
-        "auto (extractive for built-in models too small to read their passages)",
+        description="generate (the model writes), extractive (quote the best passage), "
+        "auto (extractive for built-in models too small to read their passages), or agent "
+        "(the model calls tools: search, memory, calculator, date, documents; see `agent`)",
     )
     compress: bool = Field(
         True, description="show the model only the sentences of each passage that matter"
@@ -365,6 +367,22 @@ class ServerSettings(Section):
         return True
 
 
+class AgentSettings(Section):
+    """Agent mode (chat.mode agent, `chatforge agent`): a bounded loop of tool calls."""
+
+    max_steps: int = Field(5, ge=1, le=20, description="tool calls at most before answering")
+    max_seconds: float = Field(
+        120.0, gt=0, description="time at most for the tool calls; then the loop stops"
+    )
+    max_result_chars: int = Field(
+        1200, ge=100, description="longest tool result shown to the model; longer ones are cut"
+    )
+    tools: list[str] = Field(
+        default_factory=lambda: ["search", "recall", "remember", "calculator", "date", "documents"],
+        description="the tools the agent may call (all of them read only the bot's own folder)",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one bot; sections mirror the parts of chatforge."""
 
@@ -384,6 +402,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @classmethod
     def settings_customise_sources(

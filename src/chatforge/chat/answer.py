@@ -126,6 +126,8 @@ class Answer:
     """`text` differs from the pieces streamed: echoed headings removed, citations added or
     corrected (chatforge.chat.tidy), or the whole replaced by a quote. A client that showed
     the pieces shows `text` instead."""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """Agent mode: each tool call (tool, arguments, result) in order; empty otherwise."""
 
     @property
     def cited(self) -> list[Source]:
@@ -163,6 +165,7 @@ class Answer:
             "unsupported": list(self.unsupported),
             "replaced": self.replaced,
             "edited": self.edited,
+            "steps": list(self.steps),
         }
 
 

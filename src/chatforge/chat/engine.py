@@ -66,8 +66,8 @@ class ChatEngine:
 
     It is built from the bot's parts. The models come as callables that open them on first
     use, so a turn that needs none (a quote, a fixed reply, a refused question) loads none;
-    `search` is the bot's hybrid search. Settings are read at each turn, so a change to
-    `settings` applies to the next one.
+    `search` is the bot's hybrid search, `agent` the agent mode's stream. Settings are read
+    at each turn, so a change to `settings` applies to the next one.
     """
 
     def __init__(
@@ -80,8 +80,10 @@ class ChatEngine:
         search: Callable[[str], list[Hit]],
         embedder: Callable[[], Embedder],
         llm: Callable[[], LLM],
+        agent: Callable[..., AnswerStream] | None = None,
     ) -> None:
         self.settings = settings
+        self.agent = agent  # answers in chat.mode agent (chatforge.agent.loop.agent_stream)
         self.store = store
         self.conversations = conversations
         self.memory = memory
@@ -167,6 +169,8 @@ class ChatEngine:
         returns, so bad input fails here rather than in the middle of the stream.
         """
         options = self.options(**gen)
+        if self.settings.chat.mode == "agent" and self.agent is not None:
+            return self.agent(self, question, user, conversation_id, history, save=save)
         prepared = self.prepare(
             question, user, conversation_id, history, max_tokens=options.max_tokens
         )

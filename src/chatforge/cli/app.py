@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from chatforge.cli import chat, documents, serve
+from chatforge.cli import agent, chat, documents, serve
 from chatforge.cli.conversations import conversations_app
 from chatforge.cli.memory import memory_app
 from chatforge.cli.migrate import migrate
@@ -43,6 +43,7 @@ for command in (
     documents.reindex,
     chat.ask,
     chat.chat,
+    agent.agent,
     serve.serve,
     chat.models,
     migrate,

@@ -141,6 +141,14 @@ def _split_adapter_folder(folder: Path) -> tuple[Path, Path | None]:
     return Path(base), folder
 
 
+def _refuse_schema(name: str, options: GenOptions) -> None:
+    if options.json_schema is not None:
+        raise ModelError(
+            f"{name} runs on transformers, which cannot decode under a JSON schema; "
+            "use a GGUF model (llm.backend: llamacpp) for agent mode and tool calls"
+        )
+
+
 def _sampling(options: GenOptions) -> dict[str, Any]:
     """transformers' sampling arguments: greedy at temperature 0, else nucleus sampling."""
     if options.temperature > 0:
@@ -206,11 +214,7 @@ class TransformersLLM(LLM):
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        if options.json_schema is not None:
-            raise ModelError(
-                f"{self.name} runs on transformers, which cannot decode under a JSON schema; "
-                "use a GGUF model (llm.backend: llamacpp) for agent mode and tool calls"
-            )
+        _refuse_schema(self.name, options)
         tok = self._tokenizer
         inputs = self._encode(messages).to(self.device)
         n_prompt = int(inputs["input_ids"].shape[1])

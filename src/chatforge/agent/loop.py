@@ -1,0 +1,278 @@
+"""The agent loop (ReAct): the model is asked for one JSON object per step, either a tool call
+``{"tool": name, "arguments": {...}}`` or ``{"answer": text}``, decoded under a grammar built
+from the tools' schemas (`step_schema`), so even a 0.5B model's calls always parse and name a
+real tool with well-typed arguments. Each result goes back to the model as a message; the loop
+stops at an answer, after `agent.max_steps` calls or `agent.max_seconds`. The final answer is
+checked like any generated one: the passages its searches found are its sources, each [n] is
+verified against passage n and claims that one of them holds get cited.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from chatforge.agent.tools import Tool, Toolbox
+from chatforge.chat.answer import Answer
+from chatforge.chat.facts import language_of
+from chatforge.chat.stream import AnswerStream, elapsed_ms
+from chatforge.chat.tidy import cite, tidy
+from chatforge.chat.turn import PreparedTurn
+from chatforge.chat.verify import SentenceCheck
+from chatforge.llm.base import GenOptions
+
+if TYPE_CHECKING:
+    from chatforge.chat.engine import ChatEngine
+
+PROMPT = """You answer the user's question by calling tools, one step at a time.
+Each reply is one JSON object: {{"tool": "<name>", "arguments": {{...}}}} to call a tool, or \
+{{"answer": "<text>"}} once the tool results answer the question.
+Tools:
+{tools}
+Look facts up with search before you answer, do every sum or product with the calculator, and \
+cite the passages you use as [n]. Answer in the language of the question.
+Example, for "What do 3 boxes cost?":
+{{"tool": "search", "arguments": {{"query": "box price", "source": ""}}}}
+Result of search: [1] (prices.md) A box costs 4 euros.
+{{"tool": "calculator", "arguments": {{"expression": "3 * 4"}}}}
+Result of calculator: 12
+{{"answer": "3 boxes cost 12 euros [1]."}}"""
+STOPPED = {
+    "en": "I stopped after {n} tool calls without an answer (the limit is agent.{limit}); "
+    "ask a narrower question or raise agent.{limit}.",
+    "fr": "Je me suis arrêté après {n} appels d'outils sans réponse (la limite est "
+    "agent.{limit}) ; posez une question plus précise ou augmentez agent.{limit}.",
+}
+REPEATED = "You already called {tool} with these arguments; its result is above. Answer now."
+NEXT = """Result of {step.tool}:
+{step.result}{note}
+The question: {question}
+Reply with the next tool call, or with the answer if the results above give it."""
+CUT = "\n[cut: {shown} of {total} characters shown]"
+
+
+@dataclass
+class Step:
+    """One tool call and what came of it."""
+
+    n: int
+    tool: str
+    arguments: dict[str, Any]
+    result: str
+    error: bool = False
+    cut: bool = False
+    ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ms": round(self.ms, 1)}
+
+
+def step_schema(tools: Sequence[Tool], *, answer: bool = True) -> dict[str, Any]:
+    """One step's JSON schema: a call to one of `tools` with its arguments, or an answer."""
+    calls = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": t.name}, "arguments": t.parameters},
+            "required": ["tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in tools
+    ]
+    if answer:
+        calls.append(
+            {
+                "type": "object",
+                "properties": {"answer": {"type": "string", "minLength": 1}},
+                "required": ["answer"],
+                "additionalProperties": False,
+            }
+        )
+    return calls[0] if len(calls) == 1 else {"oneOf": calls}
+
+
+def cut_result(text: str, limit: int) -> tuple[str, bool]:
+    """`text` cut to `limit` characters, saying so, and whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    note = CUT.format(shown=limit, total=len(text))
+    return text[:limit] + note, True
+
+
+class Agent:
+    """One question answered by tool calls over a bot (see the module docstring)."""
+
+    def __init__(self, engine: ChatEngine, *, save: bool = True) -> None:
+        self.engine, self.save = engine, save
+        self.settings = engine.settings.agent
+
+    def run(
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: Sequence[tuple[str, str]] | None = None,
+    ) -> Iterator[Step | Answer]:
+        """Each step as it is taken, then the final Answer (mode agent, steps in it)."""
+        started = time.perf_counter()
+        turn = self.engine.admit(question, user, conversation_id, history)
+        box = Toolbox(self.engine, turn.user, turn.conversation_id)
+        tools = box.tools(self.settings.tools)
+        listing = "\n".join(t.signature() for t in tools.values())
+        messages = [{"role": "system", "content": PROMPT.format(tools=listing)}]
+        for q, a in turn.history:
+            messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        messages.append({"role": "user", "content": turn.question})
+        steps: list[Step] = []
+        usage = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
+        may_call, text, limit = True, None, ""
+        while text is None:
+            limit = self._limit(len(steps), started)
+            if limit:
+                text = STOPPED[language_of(turn.question)].format(n=len(steps), limit=limit)
+                break
+            # the first step must call a tool; after a repeated call, the model may only answer
+            calls = list(tools.values()) if may_call else []
+            schema = step_schema(calls, answer=bool(steps) or not calls)
+            reply, call = self._ask(messages, schema, usage)
+            if "answer" in call:
+                text = str(call["answer"])
+                break
+            step = self._call(tools, call, len(steps) + 1)
+            repeated = any((s.tool, s.arguments) == (step.tool, step.arguments) for s in steps)
+            steps.append(step)
+            yield step
+            messages.append({"role": "assistant", "content": reply})
+            note = f"\n{REPEATED.format(tool=step.tool)}" if repeated else ""
+            result = NEXT.format(step=step, note=note, question=turn.question)
+            messages.append({"role": "user", "content": result})
+            may_call = not repeated
+        yield self._finish(turn, box, text, steps, usage, started, stopped=bool(limit))
+
+    def _limit(self, done: int, started: float) -> str:
+        """The limit reached ("max_steps", "max_seconds"), or ""."""
+        if done >= self.settings.max_steps:
+            return "max_steps"
+        if time.perf_counter() - started > self.settings.max_seconds:
+            return "max_seconds"
+        return ""
+
+    def _ask(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], usage: dict[str, int]
+    ) -> tuple[str, dict[str, Any]]:
+        """The model's next step, decoded under `schema`; text that is not a JSON object (a
+        backend that ignores the schema) is taken as the answer."""
+        engine = self.engine
+        options = GenOptions(
+            max_tokens=engine.settings.llm.max_tokens, json_schema=json.dumps(schema)
+        )
+        generation = engine.llm.generate(messages, options)
+        usage["prompt_tokens"] += generation.prompt_tokens
+        usage["completion_tokens"] += generation.completion_tokens
+        usage["cached_tokens"] += generation.cached_tokens
+        try:
+            call = json.loads(generation.text)
+        except ValueError:
+            call = None
+        if not isinstance(call, dict) or not ("answer" in call or "tool" in call):
+            return generation.text, {"answer": generation.text}
+        return generation.text, call
+
+    def _call(self, tools: dict[str, Tool], call: dict[str, Any], n: int) -> Step:
+        """Run one call; an unknown tool or a failing one is reported to the model as its
+        result, so it can try something else."""
+        name, args = str(call.get("tool")), call.get("arguments")
+        args = args if isinstance(args, dict) else {}
+        started = time.perf_counter()
+        tool = tools.get(name)
+        if tool is None:
+            result, error = f"error: no tool named {name!r}; the tools are {', '.join(tools)}", True
+        else:
+            try:
+                result, error = tool.run(args), False
+            except Exception as e:  # any failure is the model's to see and work around
+                result, error = f"error: {type(e).__name__}: {e}", True
+        result, was_cut = cut_result(result, self.settings.max_result_chars)
+        return Step(n, name, args, result, error, was_cut, elapsed_ms(started))
+
+    def _finish(
+        self,
+        turn: Any,
+        box: Toolbox,
+        text: str,
+        steps: list[Step],
+        usage: dict[str, int],
+        started: float,
+        stopped: bool,
+    ) -> Answer:
+        """The answer checked against the passages found, stored like any other turn."""
+        engine, sources = self.engine, box.passages
+        check = SentenceCheck()
+        if sources and not stopped:
+            text = tidy(text, sources)
+            check = engine.verify(text, sources, checked=True)
+            if check.attributions:
+                text = cite(text, check.attributions)
+                check = engine.verify(text, sources, checked=True)
+        timings = {"retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": elapsed_ms(started)}
+        p = PreparedTurn(
+            turn.question,
+            turn.user,
+            turn.conversation_id,
+            turn.question,
+            sources,
+            [],
+            None,
+            text,
+            timings,
+            started,
+            "agent",
+        )
+        message_id = engine.record(p, text, usage, interrupted=False) if self.save else 0
+        return Answer(
+            text=text,
+            sources=sources,
+            conversation_id=turn.conversation_id,
+            message_id=message_id,
+            usage=usage,
+            timings=timings,
+            query=turn.question,
+            citations=check.citations,
+            mode="agent",
+            unsupported=check.unsupported,
+            steps=[s.to_dict() for s in steps],
+        )
+
+
+class AgentStream(AnswerStream):
+    """The agent's run as the chat engine streams answers: the answer's text, then the Answer
+    (`steps` fills as the tools are called)."""
+
+    def __init__(self, events: Iterator[Step | Answer]) -> None:
+        self.answer: Answer | None = None
+        self.steps: list[Step] = []
+        self._it = self._events(events)
+
+    def _events(self, events: Iterator[Step | Answer]) -> Iterator[str | Answer]:
+        for event in events:
+            if isinstance(event, Step):
+                self.steps.append(event)
+            else:
+                self.answer = event
+                yield event.text
+                yield event
+
+
+def agent_stream(
+    engine: ChatEngine,
+    question: str,
+    user: str = "local",
+    conversation_id: str | None = None,
+    history: Sequence[tuple[str, str]] | None = None,
+    *,
+    save: bool = True,
+) -> AgentStream:
+    """The chat engine's stream in chat.mode agent (the bot hands it to its engine)."""
+    return AgentStream(Agent(engine, save=save).run(question, user, conversation_id, history))

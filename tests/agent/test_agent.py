@@ -1,0 +1,142 @@
+"""Agent mode end to end: the real default model (qwen) calls real tools over a real bot, in
+English and French, from the CLI and through `Bot.ask`; and each way a step can go wrong."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from support import cli
+
+from chatforge.agent.loop import Agent, step_schema
+from chatforge.agent.tools import Toolbox
+from chatforge.errors import ChatforgeError
+
+pytestmark = pytest.mark.slow
+
+
+def _tools(bot):
+    return Toolbox(bot.chat, "local").tools(bot.settings.agent.tools)
+
+
+def test_cli_answers_with_valid_tool_calls_in_english(agent_bot_dir):
+    proc = cli(
+        "agent",
+        "How many widgets will the warehouse hold once the delivery arrives?",
+        "--bot",
+        str(agent_bot_dir),
+        "--max-steps",
+        "2",
+        "--json",
+    )
+    answer = json.loads(proc.stdout)  # --json: only JSON on stdout
+    assert answer["mode"] == "agent"
+    assert answer["text"].strip()
+    assert 1 <= len(answer["steps"]) <= 2
+    schemas = {name: t.parameters for name, t in _tools_of(agent_bot_dir).items()}
+    for step in answer["steps"]:
+        jsonschema.validate(step["arguments"], schemas[step["tool"]])  # every call is valid
+        assert not step["error"], step
+
+
+def _tools_of(folder):
+    from chatforge.bot import Bot
+
+    with Bot(folder) as bot:
+        return _tools(bot)
+
+
+def test_cli_prints_each_step_and_stops_at_the_limit_in_french(agent_bot_dir):
+    proc = cli(
+        "agent",
+        "Combien d'employés comptent les magasins de Lyon et de Paris ensemble ?",
+        "--bot",
+        str(agent_bot_dir),
+        "--max-steps",
+        "1",
+    )
+    assert "step 1: " in proc.stdout
+    assert "→ " in proc.stdout
+    # the first step must be a tool call, so one step is the limit: said in French
+    assert "Je me suis arrêté après 1 appels d'outils" in proc.stdout
+    assert "agent.max_steps" in proc.stdout
+
+
+def test_chat_mode_agent_answers_through_ask_with_its_steps(agent_bot):
+    agent_bot.settings.agent.max_steps = 1
+    answer = agent_bot.ask("What does the gadget cost?")
+    assert answer.mode == "agent"
+    assert len(answer.steps) == 1 and answer.steps[0]["tool"] in agent_bot.settings.agent.tools
+    assert answer.text.startswith("I stopped after 1 tool calls")
+    assert answer.to_dict()["steps"] == answer.steps
+    assert answer.message_id > 0  # stored like any turn
+    stored = agent_bot.conversations.history(answer.conversation_id, "local", 1)
+    assert stored == [("What does the gadget cost?", answer.text)]
+
+
+def test_a_failing_tool_or_an_unknown_one_is_told_to_the_model(agent_bot):
+    agent, tools = Agent(agent_bot.chat, save=False), _tools(agent_bot)
+    step = agent._call(tools, {"tool": "calculator", "arguments": {"expression": "1 / 0"}}, 1)
+    assert step.error and "divides by zero" in step.result
+    step = agent._call(tools, {"tool": "calculator", "arguments": {}}, 2)
+    assert step.error and "expression" in step.result
+    step = agent._call(tools, {"tool": "shell", "arguments": {"cmd": "ls"}}, 3)
+    assert step.error
+    assert "no tool named 'shell'" in step.result and "calculator" in step.result
+
+
+def test_a_result_too_long_is_cut_and_says_so(agent_bot):
+    agent_bot.settings.agent.max_result_chars = 100
+    agent, tools = Agent(agent_bot.chat, save=False), _tools(agent_bot)
+    step = agent._call(tools, {"tool": "search", "arguments": {"query": "widget", "source": ""}}, 1)
+    assert step.cut and not step.error
+    head, note = step.result.split("\n[cut: ")
+    assert len(head) == 100 and note.startswith("100 of ")
+
+
+def test_search_filters_by_source_and_numbers_passages(agent_bot):
+    box = Toolbox(agent_bot.chat, "local")
+    shown = box.search({"query": "employés Lyon", "source": "magasins/*"})
+    assert shown.startswith("[1] (magasins/equipes.md)")
+    assert all(s.hit.source.startswith("magasins/") for s in box.passages)
+    assert "no passage found in nowhere/*" in box.search({"query": "x", "source": "nowhere/*"})
+
+
+def test_remember_then_recall_in_french_and_english(agent_bot):
+    box = Toolbox(agent_bot.chat, "marie")
+    box.remember({"fact": "Mon magasin préféré est celui de Lyon"})
+    box.remember({"fact": "My locker code is 4312"})
+    assert "Lyon" in box.recall({"query": "magasin préféré"})
+    assert "4312" in box.recall({"query": "locker code"})
+    assert "4312" not in Toolbox(agent_bot.chat, "paul").recall({"query": "locker code"})
+
+
+def test_the_step_grammar_admits_only_known_tools(agent_bot):
+    tools = list(_tools(agent_bot).values())
+    schema = step_schema(tools)
+    jsonschema.validate({"tool": "date", "arguments": {"date": "", "add_days": 3}}, schema)
+    jsonschema.validate({"answer": "37 [1]"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"tool": "shell", "arguments": {}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"answer": "x"}, step_schema(tools, answer=False))
+
+
+def test_an_unknown_tool_in_settings_is_one_clear_line(agent_bot_dir, agent_bot):
+    agent_bot.settings.agent.tools = ["search", "shell"]
+    with pytest.raises(ChatforgeError, match="unknown agent tool"):
+        agent_bot.ask("What does the gadget cost?")
+    proc = cli(
+        "agent",
+        "Combien coûte le gadget ?",
+        "--bot",
+        str(agent_bot_dir),
+        env={"CHATFORGE_AGENT__TOOLS": '["shell"]'},
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: unknown agent tool(s) shell in agent.tools; choose from search, recall, "
+        "remember, calculator, date, documents"
+    ]
