@@ -153,3 +153,55 @@ def test_tune_retriever_saves_a_model_the_bot_then_uses(bot_dir, tmp_path):
         cli("search", "which port does the daemon use", "--bot", str(bot), "--json").stdout
     )
     assert hits[0]["source"] == "widget/network.md"  # re-embedded: the store matches the model
+
+
+def _error(proc) -> str:
+    """The one error line (after any warnings about single questions)."""
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and not any(x.startswith("error") for x in lines[:-1])
+    return lines[-1]
+
+
+def test_bad_question_files_name_the_line(bot_dir, tmp_path):
+    wrong_column = write_jsonl(
+        tmp_path / "col.jsonl", [QUESTIONS[0], {"question": "port?", "src": "widget/network.md"}]
+    )
+    report = tmp_path / "never.html"
+    args = ["eval", "retrieval", "--bot", str(bot_dir), "--report", str(report)]
+    line = _error(cli(*args, str(wrong_column), check=False))
+    assert "col.jsonl line 2" in line and "'src'" in line
+    not_json = tmp_path / "bad.jsonl"
+    not_json.write_text(json.dumps(QUESTIONS[0]) + "\n\n{question: port}\n", encoding="utf-8")
+    assert "bad.jsonl line 3: not JSON" in _error(cli(*args, str(not_json), check=False))
+    assert not report.exists()
+    gone = write_jsonl(tmp_path / "gone.jsonl", [{"question": "q", "source": "deleted.md"}])
+    assert "no question's source is in the bot" in _error(cli(*args, str(gone), check=False))
+    good = write_jsonl(tmp_path / "good.jsonl", QUESTIONS[:1])
+    line = _error(cli(*args, str(good), "--compare", "retrieve.depth=3", check=False))
+    assert "retrieve.depth" in line
+
+
+def test_unknown_sources_are_left_out_with_a_warning(bot_dir, tmp_path):
+    questions = write_jsonl(
+        tmp_path / "q.jsonl", [QUESTIONS[0], {"question": "q", "source": "widget/old.md"}]
+    )
+    proc = cli("eval", "retrieval", str(questions), "--bot", str(bot_dir), "--json")
+    assert "q.jsonl line 2" in proc.stderr and "widget/old.md" in proc.stderr
+    assert json.loads(proc.stdout)["configs"][0]["metrics"]["n"] == 1
+
+
+def test_tune_retriever_refuses_too_few_questions_and_changes_nothing(bot_dir, tmp_path):
+    bot = tmp_path / "bot"
+    shutil.copytree(bot_dir, bot)
+    ids = chunk_ids(bot)
+    rows = [
+        {"question": "port of the daemon", "source": s, "generated": True, "chunk": ids[s]}
+        for s in ("widget/network.md", "widget/logs.md")
+    ]
+    write_jsonl(bot / "tests" / "questions.jsonl", rows)
+    config = (bot / "chatforge.yaml").read_text("utf-8")
+    line = _error(cli("tune-retriever", "--bot", str(bot), check=False))
+    assert "generate-questions" in line and "needed" in line
+    assert (bot / "chatforge.yaml").read_text("utf-8") == config
+    assert not (bot / "models").exists()
