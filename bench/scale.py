@@ -137,7 +137,20 @@ def scale(n: int, url: str | None) -> None:
         _, exact = flat.search(q.reshape(1, -1), K)
         flat_ms.append((time.perf_counter() - t) * 1000)
         recalls.append(len(set(got) & set(exact[0].tolist())) / K)
+    t = time.perf_counter()
+    store.keyword_index()
+    bm25_s = time.perf_counter() - t
+    words = vocabulary()[:2000]
+    lexical_ms = []
+    for i in range(200):
+        t = time.perf_counter()
+        store.lexical(" ".join(words[i * 5 : i * 5 + 5]), K)
+        lexical_ms.append((time.perf_counter() - t) * 1000)
     store.close()
+    print(
+        f"BM25 index built from the stored terms in {bm25_s:.1f} s; lexical search p95 "
+        f"{percentile(lexical_ms, 95):.1f} ms"
+    )
     p95, peer = percentile(pg_ms, 95), percentile(flat_ms, 95)
     print(
         table(
@@ -162,6 +175,8 @@ def scale(n: int, url: str | None) -> None:
 
 def answers(url: str | None) -> None:
     """Top-5 of the labelled Debian FAQ questions on SQLite and on PostgreSQL."""
+    import chatforge.chat.conversations
+    import chatforge.chat.memory  # noqa: F401 - their tables are copied too
     from chatforge.bot import Bot
     from chatforge.store.postgres import PostgresStore
     from chatforge.store.transfer import transfer

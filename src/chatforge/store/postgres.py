@@ -373,34 +373,30 @@ class PostgresStore:
             return self._keywords
 
     def _build_keywords(self) -> KeywordIndex:
-        """Read every chunk's terms in one snapshot: the postings of exactly one generation."""
+        """Read every chunk's terms in one snapshot: the postings of exactly one generation.
+
+        Streamed in batches, each turned into numpy arrays at once, so a million chunks cost
+        their postings' arrays, not a Python object per term."""
+        vocabulary: dict[str, int] = {}
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        rows = top = 0
         with self._tx() as db:
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            gen = int(
-                (
-                    db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-                    or ("0",)
-                )[0]
-            )
-            rows = db.execute("SELECT id, context_terms, text_terms FROM chunks").fetchall()
-        vocabulary: dict[str, int] = {}
-        chunk_ids: list[int] = []
-        term_ids: list[int] = []
-        weights: list[float] = []
-        for cid, context, text in rows:
-            for column, words in enumerate((context, text)):
-                for word in words.split():
-                    chunk_ids.append(cid)
-                    term_ids.append(vocabulary.setdefault(word, len(vocabulary)))
-                    weights.append(COLUMN_WEIGHTS[column])
-        top = max((r[0] for r in rows), default=0)
-        chunk = np.array(chunk_ids, dtype=np.int64)
-        counts = sp.coo_matrix(
-            (np.array(weights, dtype=np.float32), (chunk, np.array(term_ids, dtype=np.int64))),
-            shape=(top + 1, len(vocabulary)),
-        ).tocsc()
+            row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            gen = int(row[0]) if row else 0
+            with db.cursor(name="chunk_terms") as cur:
+                cur.execute("SELECT id, context_terms, text_terms FROM chunks")
+                while batch := cur.fetchmany(20_000):
+                    parts += _postings(batch, vocabulary)
+                    rows += len(batch)
+                    top = max(top, max(r[0] for r in batch))
+        chunk, term, weight = (
+            np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=t)
+            for i, t in enumerate(("i8", "i8", "f4"))
+        )
+        counts = sp.coo_matrix((weight, (chunk, term)), shape=(top + 1, len(vocabulary))).tocsc()
         lengths = np.bincount(chunk, minlength=top + 1).astype(np.float32)
-        return KeywordIndex(gen, list(vocabulary), counts, lengths, len(rows))
+        return KeywordIndex(gen, list(vocabulary), counts, lengths, rows)
 
     # -- the vector index is part of the database -----------------------------------------
 
@@ -419,3 +415,19 @@ class PostgresStore:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _postings(
+    batch: list[tuple[int, str, str]], vocabulary: dict[str, int]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(chunk ids, term ids, column weights) of each term occurrence, per column of `batch`."""
+    ids = np.array([r[0] for r in batch], dtype=np.int64)
+    out = []
+    for column in (1, 2):
+        words = [r[column].split() for r in batch]
+        term = np.fromiter(
+            (vocabulary.setdefault(w, len(vocabulary)) for ws in words for w in ws), np.int64
+        )
+        chunk = np.repeat(ids, [len(ws) for ws in words])
+        out.append((chunk, term, np.full(len(term), COLUMN_WEIGHTS[column - 1], np.float32)))
+    return out
