@@ -2,7 +2,8 @@
 bot, the paired test between them, the HTML report and the JSON result.
 
 A second configuration (`--compare`) is the bot's settings with changes: `SECTION.KEY=VALUE`
-pairs (e.g. `retrieve.top_k=8`, `chat.mode=extractive`) or a YAML file of sections laid over
+pairs (e.g. `retrieve.top_k=8`, `chat.mode=extractive`, `llm.model=RUN` for a fine-tuned
+model, answering through the same path as `ask`) or a YAML file of sections laid over
 them. One that changes `embed.model` is measured on a temporary copy of the bot, re-embedded
 with that model; the bot itself is never changed.
 """
@@ -41,6 +42,11 @@ def changed_settings(base: Settings, specs: Sequence[str]) -> tuple[Settings, st
             if name not in data[section]:
                 raise ConfigError(f"--compare {spec}: unknown setting `{key}`")
             data[section][name] = yaml.safe_load(value) if value.strip() else value
+            if key.strip() == "llm.model":  # a `chatforge finetune` run names its served model
+                from chatforge.models import finetuned_folder, served_path
+
+                run = finetuned_folder(value)
+                data[section][name] = str(served_path(run).resolve()) if run else value
             continue
         try:
             over = yaml.safe_load(Path(spec).read_text(encoding="utf-8")) or {}
