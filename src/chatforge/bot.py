@@ -231,6 +231,10 @@ class Bot:
 def open_embedder(settings: Settings) -> Embedder:
     """The embedding model of `settings.embed`."""
     e = settings.embed
+    if e.url:
+        from chatforge.embed_remote import RemoteEmbedder
+
+        return RemoteEmbedder(e.model, e.url, e.remote_model, batch_size=e.batch_size)
     return Embedder(
         e.model, device=e.device, dtype=e.dtype, batch_size=e.batch_size, backend=e.backend
     )

@@ -47,6 +47,14 @@ class EmbedSettings(Section):
         description="texts embedded at once (larger is faster but needs more memory); "
         "an ingest on OpenVINO shares them out over the CPU's streams",
     )
+    url: str = Field(
+        "",
+        description="an OpenAI-compatible server whose /v1/embeddings makes the vectors (vLLM, "
+        "text-embeddings-inference, llama.cpp, chatforge serve); embed.model still sizes chunks",
+    )
+    remote_model: str | None = Field(
+        None, description="with url: the model name sent to the server (default: embed.model)"
+    )
 
 
 class IngestSettings(Section):
