@@ -67,13 +67,6 @@ class JobTable:
                 (keep,),
             )
 
-    def beat(self, job_ids: list[str]) -> None:
-        """Refresh the heartbeat of the jobs this process is running."""
-        for job_id in job_ids:
-            state = self.load(job_id, check=False)
-            if state is not None:
-                self.save(job_id, state["created"], state)
-
     def load(self, job_id: str, check: bool = True) -> dict[str, Any] | None:
         """A job's state; an unfinished job whose owner is gone reads as failed."""
         row = self.store.db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -112,6 +112,7 @@ class Jobs:
         self.guard = guard
         self.table = JobTable(bot.store)
         self._mine: dict[str, Job] = {}  # this process's unfinished jobs, for the heartbeat
+        self._saving = threading.RLock()  # a heartbeat never writes over a job's final state
         self._embedder: Embedder | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatforge-ingest")
         self._stop = threading.Event()
@@ -128,7 +129,8 @@ class Jobs:
         return job
 
     def save(self, job: Job) -> None:
-        self.table.save(job.id, job.created, job.state())
+        with self._saving:
+            self.table.save(job.id, job.created, job.state())
 
     def get(self, job_id: str) -> Job | None:
         state = self.table.load(job_id)
@@ -138,7 +140,9 @@ class Jobs:
         """Tell other hosts this process still runs its jobs (see job_table.STALE_S)."""
         while not self._stop.wait(BEAT_S):
             try:
-                self.table.beat(list(self._mine))
+                with self._saving:  # each job's state in memory is its newest
+                    for job in list(self._mine.values()):
+                        self.save(job)
             except Exception:  # a missed beat only risks a late "failed"; never kill the thread
                 log.warning("cannot refresh the heartbeat of ingestion jobs", exc_info=True)
 
@@ -160,8 +164,9 @@ class Jobs:
         try:
             self._ingest(job)
         finally:
-            self.save(job)
-            self._mine.pop(job.id, None)
+            with self._saving:
+                self.save(job)
+                self._mine.pop(job.id, None)
 
     def _ingest(self, job: Job) -> None:
         job.status, job.message = "running", "starting"
