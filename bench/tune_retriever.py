@@ -9,6 +9,10 @@ questions copied from the FAQ's headings (debian_faq_questions.jsonl, kind headi
 held-out generated ones; the tuning's wall time and peak memory (psutil, sampled); and whether
 `eval retrieval` gives the same figures as bench/retrieval.py's own scoring on the same bot.
 
+``--timing N`` measures only the cost on a bigger bot: the python-docs bot of
+bench/retrieval.py (150 pages, thousands of chunks), tuned on N of its chunks with their own
+headings standing in for generated questions (no generation, no quality figures).
+
 Run from bench/: ``python tune_retriever.py`` (``--limit 120 --model qwen`` by default).
 """
 
@@ -108,6 +112,40 @@ def generated_questions(bot: Any, args: argparse.Namespace) -> Path:
     return path
 
 
+def timing(pairs: int, epochs: int) -> None:
+    """Tuning and re-embedding time, and peak memory, on the python-docs bot."""
+    import random
+
+    import retrieval
+
+    from chatforge.bot import Bot
+    from chatforge.evaluate import questions as qs
+    from chatforge.evaluate.tune_retriever import tune_retriever
+
+    ns = argparse.Namespace(bot=None, fresh=False, embed=None, pages=150)
+    source, _, _ = retrieval.open_bot("python-docs", ns)
+    source.close()
+    work = WORK.with_name("python-docs-tuned")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source.folder, work, ignore=shutil.ignore_patterns("*.lock", "reports"))
+    bot = Bot(work)
+    rows = bot.store.db.execute(
+        "SELECT c.id, d.path, c.section FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "WHERE c.section != ''"
+    ).fetchall()
+    picked = random.Random(0).sample(rows, min(pairs, len(rows)))
+    made = [qs.Question(s.split(" > ")[-1], [p], generated=True, chunk=i) for i, p, s in picked]
+    path = work / "tests" / "questions.jsonl"
+    qs.write_questions(path, made)
+    with PeakMemory() as peak:
+        result = tune_retriever(bot, path, epochs=epochs)
+    print(
+        f"SUMMARY tune-retriever timing: {bot.store.chunk_count()} chunks, {result['pairs']} "
+        f"pairs, {epochs} epoch(s): training {result['train_seconds']:.0f} s, with re-embedding "
+        f"{result['total_seconds']:.0f} s; peak RSS {peak.peak / 2**20:.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=120, help="chunks to write questions from")
@@ -115,8 +153,12 @@ def main() -> None:
     parser.add_argument("--check", default="top5", help="first, top5 or none")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--regenerate", action="store_true", help="ignore cached questions")
+    parser.add_argument("--timing", type=int, metavar="N", help="only time N pairs on python-docs")
     args = parser.parse_args()
     offline()
+    if args.timing:
+        timing(args.timing, args.epochs)
+        return
     import retrieval
 
     from chatforge.bot import Bot

@@ -77,9 +77,8 @@ def variant_bot(bot: Bot, settings: Settings) -> Iterator[Bot]:
     from chatforge.bot import Bot
 
     if settings.embed.model == bot.settings.embed.model:
-        llm = bot._llm if settings.llm == bot.settings.llm else None
         embedder = bot.embedder if settings.embed == bot.settings.embed else None
-        yield Bot(bot.folder, settings, embedder=embedder, store=bot.store, llm=llm)
+        yield Bot(bot.folder, settings, embedder=embedder, store=bot.store)
         return
     tmp = Path(tempfile.mkdtemp(prefix="chatforge-compare-"))
     try:
