@@ -26,6 +26,7 @@ from chatforge.bot import Bot
 from chatforge.chat.answer import Answer
 from chatforge.config import ServerSettings
 from chatforge.errors import ChatforgeError
+from chatforge.serve import tools_api
 from chatforge.serve.auth import Principal, principal
 from chatforge.serve.errors import ERROR_RESPONSES, ApiError, error_body, from_chatforge
 from chatforge.serve.paths import public_hit
@@ -48,10 +49,10 @@ class TextPart(BaseModel):
     text: str
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(tools_api.ToolMessage):
     model_config = ConfigDict(extra="ignore")
 
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
 
     def text(self) -> str:
@@ -77,7 +78,7 @@ class ChatforgeOptions(BaseModel):
     )
 
 
-class ChatCompletionRequest(RequestModel):
+class ChatCompletionRequest(RequestModel, tools_api.ToolRequest):
     """OpenAI's chat completion request; fields chatforge does not use are accepted and ignored."""
 
     model_config = ConfigDict(extra="ignore")
@@ -116,13 +117,14 @@ class Usage(BaseModel):
 
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
+    tool_calls: list[tools_api.ToolCall] | None = None
 
 
 class Choice(BaseModel):
     index: int = 0
     message: ResponseMessage
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "tool_calls"]
     logprobs: None = None
 
 
@@ -346,9 +348,11 @@ async def chat_completions(
             param="messages",
         )
     user = _acting_user(who, req.user)
-    question, history = _split_messages(req.messages)
     gen = _gen_options(req, server.max_tokens)
     max_tokens = gen["max_tokens"] or bot.settings.llm.max_tokens
+    if tools_api.uses_tools(req):  # the client's own agent loop
+        return await tools_api.tool_completion(req, bot.llm, gen, max_tokens, model)
+    question, history = _split_messages(req.messages)
     conversation_id = req.chatforge.conversation_id if req.chatforge else None
     if conversation_id is not None:
         try:
