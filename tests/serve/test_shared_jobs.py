@@ -1,8 +1,9 @@
-"""Several server processes on one bot answer every job poll, on SQLite and on PostgreSQL.
+"""Several servers of one bot answer every job poll, on SQLite and on PostgreSQL.
 
-Real `chatforge serve` processes (servesupport.ServeProcess): two workers of one server on a
-SQLite bot, and two separate servers sharing the session's real PostgreSQL (tests/pgsupport.py),
-as two hosts would. Polls open a new connection each, so they land on either process.
+On SQLite, two apps with their own store connections in this process; on PostgreSQL, real
+`chatforge serve` processes (servesupport.ServeProcess), one of them with `--workers 2`, sharing
+the session's real PostgreSQL (tests/pgsupport.py) as two hosts would. Polls open a new
+connection each, so they land on any process.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 from pgsupport import new_database
-from servesupport import ServeProcess
+from servesupport import LiveServer, ServeProcess
 
 from chatforge.bot import Bot
 
@@ -73,19 +74,23 @@ def _until_finished(url: str, job_id: str) -> dict:
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
-@pytest.mark.slow
-def test_two_workers_of_one_sqlite_bot_answer_every_poll(tmp_path, embedder):
+def test_two_servers_of_one_sqlite_bot_answer_every_poll(tmp_path, embedder):
+    """Two apps in this process, each with its own store connection and job runner, stand for
+    two worker processes (the PostgreSQL tests below run `--workers 2` for real)."""
     folder = _bot(tmp_path, embedder)
-    server = ServeProcess(folder, {}, tmp_path / "serve.log", ("--workers", "2"))
+    bots = [Bot(folder, embedder=embedder) for _ in range(2)]
+    servers = [LiveServer(bot) for bot in bots]
     try:
-        job_id = _upload(server.url, DOCS)
-        codes, _ = _poll([server.url], job_id, TRIES)
+        job_id = _upload(servers[0].url, DOCS)
+        codes, _ = _poll([s.url for s in servers], job_id, TRIES)
         assert codes == [200] * TRIES
-        assert _until_finished(server.url, job_id)["status"] == "done"
-        hits = httpx.post(server.url + "/api/search", json={"query": "arroser les tomates"})
+        assert _until_finished(servers[1].url, job_id)["status"] == "done"
+        hits = httpx.post(servers[1].url + "/api/search", json={"query": "arroser les tomates"})
         assert hits.json()[0]["source"].endswith("jardin.md")
     finally:
-        server.stop()
+        for server, bot in zip(servers, bots, strict=True):
+            server.stop()
+            bot.close()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +100,10 @@ def two_hosts(tmp_path_factory, embedder, pg_server):
     url = new_database(pg_server, "hosts")
     folder = _bot(root, embedder, url)
     with ThreadPoolExecutor(2) as pool:
-        starts = [pool.submit(ServeProcess, folder, {}, root / f"serve{i}.log") for i in range(2)]
+        starts = [  # the second as a server of two worker processes
+            pool.submit(ServeProcess, folder, {}, root / f"serve{i}.log", args)
+            for i, args in enumerate([(), ("--workers", "2")])
+        ]
         servers = [s.result() for s in starts]
     yield servers, url
     for s in servers:
