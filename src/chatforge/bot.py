@@ -257,7 +257,7 @@ def open_store(
                 "store.backend is postgres but store.url is empty; set it, e.g. "
                 "`chatforge config set store.url postgresql://USER:PASSWORD@HOST:5432/DB`"
             )
-        return PostgresStore(s.url, settings.embed.model, dim, write_guard)  # type: ignore[return-value]
+        return PostgresStore(s.url, settings.embed.model, dim, write_guard, s.ef_search)  # type: ignore[return-value]
     return SQLiteStore(
         Path(folder) / "data",
         model=settings.embed.model,

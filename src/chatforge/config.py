@@ -98,6 +98,13 @@ class StoreSettings(Section):
     hnsw_threshold: int = Field(
         200_000, ge=1, description="with index=auto, chunks above which HNSW is used"
     )
+    ef_search: int = Field(
+        100,
+        ge=10,
+        le=1000,
+        description="backend postgres: HNSW candidates per search; more finds more of the true "
+        "nearest chunks and takes longer (docs/scaling.md)",
+    )
 
 
 class RetrieveSettings(Section):

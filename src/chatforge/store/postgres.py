@@ -33,7 +33,7 @@ from chatforge.store.sqlite import StoredDocument, now
 
 log = logging.getLogger("chatforge.store")
 EF_SEARCH = 100
-"""HNSW candidates per search: recall@10 above .95 at a million chunks (bench/scale.py)."""
+"""HNSW candidates per search by default (store.ef_search); bench/scale.py measures recall."""
 
 
 class PostgresStore:
@@ -45,6 +45,7 @@ class PostgresStore:
         model: str,
         dim: Callable[[], int],
         write_guard: AbstractContextManager[Any] | None = None,
+        ef_search: int = EF_SEARCH,
     ) -> None:
         self.url = url
         self.model = model
@@ -60,7 +61,7 @@ class PostgresStore:
         self._bulk = False
         with self._lock:
             migrate(self.conn, url)
-            self.conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+            self.conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
             self.conn.execute("SET hnsw.iterative_scan = relaxed_order")
 
     @property
