@@ -73,6 +73,12 @@ def test_chat_mode_agent_answers_through_ask_with_its_steps(agent_bot):
     assert answer.message_id > 0  # stored like any turn
     stored = agent_bot.conversations.history(answer.conversation_id, "local", 1)
     assert stored == [("What does the gadget cost?", answer.text)]
+    # the web UI shows the steps folded above the answer, escaped
+    from chatforge.serve.ui.render import render_answer
+
+    html = render_answer(answer.text, [], "", answer.steps)
+    assert html.startswith('<details class="cf-steps"><summary>1 tool step</summary>')
+    assert f"<code>{answer.steps[0]['tool']}(" in html
 
 
 def test_a_failing_tool_or_an_unknown_one_is_told_to_the_model(agent_bot):

@@ -146,7 +146,7 @@ class ChatPanel:
                     interrupted = "(interrupted) " if item.interrupted else ""
                     note = interrupted + item.support_note
                     sources = shown_sources(self.ui, [s.to_dict() for s in item.sources])
-                    history[-1]["content"] = render_answer(item.text, sources, note)
+                    history[-1]["content"] = render_answer(item.text, sources, note, item.steps)
                     conv_id = item.conversation_id
                 else:
                     pieces.append(item)

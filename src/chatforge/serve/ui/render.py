@@ -9,6 +9,7 @@ over that HTML in the browser. Citation marks `[n]` become marks that open passa
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -119,10 +120,31 @@ def render_sources(sources: Sequence[dict[str, Any]]) -> str:
     return f'<div class="cf-sources">{"".join(items)}</div>'
 
 
-def render_answer(text: str, sources: Sequence[dict[str, Any]] = (), note: str = "") -> str:
-    """An answer's HTML: its sanitized Markdown with flagged [n] marks, then its sources."""
+def render_steps(steps: Sequence[dict[str, Any]]) -> str:
+    """An agent's tool calls, folded: each call with its arguments, then its result."""
+    if not steps:
+        return ""
+    items = "".join(
+        f'<li class="cf-step{" cf-step-error" if st.get("error") else ""}">'
+        f"<code>{html.escape(str(st['tool']))}"
+        f"({html.escape(json.dumps(st.get('arguments', {}), ensure_ascii=False))})</code>"
+        f'<div class="cf-result">{html.escape(str(st.get("result", "")))}</div></li>'
+        for st in steps
+    )
+    label = f"{len(steps)} tool step{'s' if len(steps) > 1 else ''}"
+    return f'<details class="cf-steps"><summary>{label}</summary><ol>{items}</ol></details>'
+
+
+def render_answer(
+    text: str,
+    sources: Sequence[dict[str, Any]] = (),
+    note: str = "",
+    steps: Sequence[dict[str, Any]] = (),
+) -> str:
+    """An answer's HTML: an agent's steps folded, its sanitized Markdown with flagged [n]
+    marks, then its sources."""
     status = {int(s["n"]): _status(s) for s in sources}
     body = render_markdown(text, status) if text else ""
     if note:
         body += f'<p class="cf-note">{html.escape(note)}</p>'
-    return f'<div class="cf-answer">{body}</div>{render_sources(sources)}'
+    return f'{render_steps(steps)}<div class="cf-answer">{body}</div>{render_sources(sources)}'
