@@ -14,7 +14,7 @@ import pytest
 from pgsupport import new_database
 
 from chatforge.bot import Bot
-from chatforge.errors import ConfigError
+from chatforge.errors import ChatforgeError, ConfigError
 from chatforge.store.contract import Store
 from chatforge.store.postgres import PostgresStore
 
@@ -184,3 +184,21 @@ def test_a_password_in_the_url_never_shows_in_the_error():
     with pytest.raises(ConfigError) as e:
         PostgresStore("postgresql://alice:s3cret@127.0.0.1:1/db", "m", lambda: 4)
     assert "s3cret" not in str(e.value) and "alice:***@" in str(e.value)
+
+
+def test_a_lost_connection_is_one_line_then_the_store_connects_again(pg_url, embedder, tmp_path):
+    """The server ending this store's session is what a restart or a network cut does to it."""
+    store = PostgresStore(pg_url, "all-MiniLM-L6-v2", lambda: embedder.dim)
+    bot = Bot(Bot.init(tmp_path / "bot").folder, embedder=embedder, store=store)
+    (tmp_path / "a.md").write_text("# A\n\nLes zèbres migrent chaque année.\n")
+    bot.ingest([str(tmp_path / "a.md")])
+    pid = store.conn.info.backend_pid
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ChatforgeError) as e:
+        store.chunk_count()
+    assert "lost the connection to PostgreSQL" in str(e.value) and "\n" not in str(e.value)
+    assert store.chunk_count() == 1  # connected again, its search settings too
+    assert store.conn.execute("SHOW hnsw.ef_search").fetchone()[0] == "100"
+    assert bot.search("Où migrent les zèbres ?", k=1)[0].text.endswith("chaque année.")
+    store.close()

@@ -10,8 +10,8 @@ backends. It is deliberately narrow: the rewrites below are the whole dialect.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 _REWRITES = [
@@ -61,26 +61,32 @@ class Result:
 
 
 class SqliteDialect:
-    """A psycopg connection answering SQLite-dialect calls; `lock` guards it across threads."""
+    """SQLite-dialect calls on a PostgreSQL connection. `guard()` lends the connection: it holds
+    the store's lock, reconnects after a lost connection and turns its error into one line."""
 
-    def __init__(self, conn: Any, lock: threading.RLock) -> None:
-        self.conn = conn
-        self.lock = lock
+    def __init__(self, guard: Callable[[], AbstractContextManager[Any]]) -> None:
+        self.guard = guard
 
     @property
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        with self.guard() as conn:
+            return conn.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteDialect]:
+        with self.guard() as conn, conn.transaction():
+            yield self
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Result:
         query = translate(sql)
-        with self.lock, self.conn.cursor() as cur:
+        with self.guard() as conn, conn.cursor() as cur:
             cur.execute(query, tuple(args))
             return Result(cur, query.endswith(" RETURNING id"))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Result:
         query = translate(sql).removesuffix(" RETURNING id")
-        with self.lock, self.conn.cursor() as cur:
+        with self.guard() as conn, conn.cursor() as cur:
             cur.executemany(query, [tuple(r) for r in rows])
             return Result(cur, False)

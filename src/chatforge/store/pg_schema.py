@@ -115,7 +115,7 @@ def migrate_part(db: Any, url: str, namespace: str) -> list[str]:
         )
     applied = []
     for fn, name in zip(REGISTRY[namespace], known, strict=True):
-        with db.lock, db.conn.transaction():
+        with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
             if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
                 continue

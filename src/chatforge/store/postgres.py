@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from chatforge.errors import ConfigError
+from chatforge.errors import ChatforgeError, ConfigError
 from chatforge.languages import SURE, detect
 from chatforge.lexical import query_terms
 from chatforge.schema import Chunk, Document, Hit
 from chatforge.store.chunk_terms import analyse
 from chatforge.store.keyword_index import COLUMN_WEIGHTS, KeywordIndex, QueryTokenizer
 from chatforge.store.pg_dialect import SqliteDialect
-from chatforge.store.pg_schema import connect, migrate, migrate_part
+from chatforge.store.pg_schema import connect, migrate, migrate_part, safe_url
 from chatforge.store.sqlite import StoredDocument, now
 
 log = logging.getLogger("chatforge.store")
@@ -53,7 +53,7 @@ class PostgresStore:
         self._write_guard = write_guard or nullcontext()
         self.conn = connect(url)
         self._lock = threading.RLock()
-        self.db = SqliteDialect(self.conn, self._lock)
+        self.db = SqliteDialect(self._guard)
         self._keywords: KeywordIndex | None = None
         self._keywords_lock = threading.Lock()
         self._tokenizer = QueryTokenizer()
@@ -61,7 +61,13 @@ class PostgresStore:
         self._bulk = False
         with self._lock:
             migrate(self.conn, url)
-            self.conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
+        self._ef_search = int(ef_search)
+        self._session()
+
+    def _session(self) -> None:
+        """This connection's search settings (again after a reconnection)."""
+        with self._lock:
+            self.conn.execute(f"SET hnsw.ef_search = {self._ef_search}")
             self.conn.execute("SET hnsw.iterative_scan = relaxed_order")
 
     @property
@@ -72,10 +78,32 @@ class PostgresStore:
     # -- transactions and bookkeeping -------------------------------------------------
 
     @contextmanager
+    def _guard(self) -> Iterator[Any]:
+        """The connection, under the lock; a lost one is replaced first. Losing it during a
+        call (the server restarted or went away) is one line: PostgreSQL rolled back the
+        transaction, so nothing is half-written, and the next call connects again."""
+        import psycopg
+
+        with self._lock:
+            if self.conn.broken:
+                self.conn = connect(self.url)
+                self._session()
+            try:
+                yield self.conn
+            except psycopg.OperationalError as e:
+                if not self.conn.broken:
+                    raise
+                reason = " ".join(str(e).split()) or type(e).__name__
+                raise ChatforgeError(
+                    f"lost the connection to PostgreSQL at {safe_url(self.url)} ({reason}); "
+                    "nothing was half-written; check that the server runs, then try again"
+                ) from None
+
+    @contextmanager
     def _tx(self) -> Iterator[Any]:
         """One transaction on this store's connection, rolled back on any error."""
-        with self._lock, self.conn.transaction():
-            yield self.conn
+        with self._guard() as conn, conn.transaction():
+            yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteDialect]:
@@ -88,8 +116,8 @@ class PostgresStore:
         return migrate_part(self.db, self.url, namespace)
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self.conn.execute(sql, args).fetchall()
+        with self._guard() as conn:
+            return conn.execute(sql, args).fetchall()
 
     def generation(self) -> int:
         return int(self.meta("generation") or 0)
@@ -209,9 +237,9 @@ class PostgresStore:
         """Write many files without the HNSW index, then build it once: a graph built from all
         vectors at once takes a fraction of the time of inserting them one by one. Searches
         meanwhile scan every vector, so this is for loads before the bot is in use."""
-        with self._lock:
+        with self._guard() as conn:
             self._bulk = True
-            self.conn.execute("DROP INDEX IF EXISTS chunks_hnsw")
+            conn.execute("DROP INDEX IF EXISTS chunks_hnsw")
         try:
             yield
         finally:
@@ -242,8 +270,8 @@ class PostgresStore:
             ).rowcount
 
     def log(self, path: str, status: str, reason: str = "") -> None:
-        with self._lock:
-            self.conn.execute(
+        with self._guard() as conn:
+            conn.execute(
                 "INSERT INTO ingest_log(at, path, status, reason) VALUES(%s, %s, %s, %s)",
                 (now(), path, status, reason),
             )
@@ -408,9 +436,9 @@ class PostgresStore:
     def rebuild_index(self) -> None:
         """Build the HNSW index again from every chunk vector (faster than row by row)."""
         stored = self.meta("embed_dim")
-        with self._lock:
-            self.conn.execute("SET maintenance_work_mem = '2GB'")
-            self.conn.execute("DROP INDEX IF EXISTS chunks_hnsw")
+        with self._guard() as conn:
+            conn.execute("SET maintenance_work_mem = '2GB'")
+            conn.execute("DROP INDEX IF EXISTS chunks_hnsw")
             if stored:
                 self._create_index(int(stored))
 
