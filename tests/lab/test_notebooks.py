@@ -23,6 +23,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
         "04_rag_generation.ipynb",
         "05_fine_tuning.ipynb",
         "06_deployment.ipynb",
+        "07_agents.ipynb",
     ],
 )
 def test_notebook_runs(name: str, tmp_path: Path) -> None:

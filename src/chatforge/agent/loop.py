@@ -20,7 +20,7 @@ from chatforge.chat.answer import Answer
 from chatforge.chat.facts import language_of
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.tidy import cite, tidy
-from chatforge.chat.turn import PreparedTurn
+from chatforge.chat.turn import PreparedTurn, Turn
 from chatforge.chat.verify import SentenceCheck
 from chatforge.llm.base import GenOptions
 
@@ -199,7 +199,7 @@ class Agent:
 
     def _finish(
         self,
-        turn: Any,
+        turn: Turn,
         box: Toolbox,
         text: str,
         steps: list[Step],
