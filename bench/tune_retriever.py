@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--model", default="qwen", help="model that writes the questions")
     parser.add_argument("--check", default="top5", help="first, top5 or none")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=3e-5, help="learning rate")
     parser.add_argument("--regenerate", action="store_true", help="ignore cached questions")
     parser.add_argument("--timing", type=int, metavar="N", help="only time N pairs on python-docs")
     args = parser.parse_args()
@@ -176,7 +177,7 @@ def main() -> None:
     sets = hand_sets(bot)
     before = measure(bot, sets)
     with PeakMemory() as peak:
-        result = tune_retriever(bot, path, epochs=args.epochs)
+        result = tune_retriever(bot, path, epochs=args.epochs, learning_rate=args.lr)
     settings = Settings.load(WORK)
     settings.embed.model = result["model"]
     after = measure(Bot(WORK, settings), sets)
@@ -186,7 +187,7 @@ def main() -> None:
             for name, b in before.items()]  # fmt: skip
     head = ["set", "n", *(f"{k} {w}" for k in KEYS for w in ("before", "after"))]
     print(f"\n{bot.store.chunk_count()} chunks, {result['pairs']} training pairs, "
-          f"{args.epochs} epoch(s)")  # fmt: skip
+          f"{args.epochs} epoch(s), learning rate {args.lr}")  # fmt: skip
     print(table(rows, head))
     gain = {n: after[n]["hit@5"] - before[n]["hit@5"] for n in before}
     print(

@@ -39,6 +39,7 @@ MIN_PAIRS = 8
 HELD_OUT = 0.2
 MAX_SEQ_LENGTH = 256
 DEFAULT_FOLDER = Path("models") / "retriever"
+LEARNING_RATE = 3e-5
 
 
 def is_held_out(q: qs.Question, share: float = HELD_OUT) -> bool:
@@ -74,7 +75,14 @@ def training_rows(bot: Bot, train: list[qs.Question]) -> dict[str, list[str]]:
     return rows
 
 
-def fit(base: str, rows: dict[str, list[str]], out: Path, epochs: int, batch_size: int) -> None:
+def fit(
+    base: str,
+    rows: dict[str, list[str]],
+    out: Path,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float = LEARNING_RATE,
+) -> None:
     """Train `base` (a sentence-transformers folder) on the rows and save it to `out`."""
     import os
     import tempfile
@@ -96,7 +104,7 @@ def fit(base: str, rows: dict[str, list[str]], out: Path, epochs: int, batch_siz
             output_dir=tmp,
             num_train_epochs=epochs,
             per_device_train_batch_size=batch_size,
-            learning_rate=3e-5,
+            learning_rate=learning_rate,
             warmup_ratio=0.1,
             batch_sampler=BatchSamplers.NO_DUPLICATES,
             save_strategy="no",
@@ -137,6 +145,7 @@ def tune_retriever(
     epochs: int = 1,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    learning_rate: float = LEARNING_RATE,
 ) -> dict[str, Any]:
     """Tune, save, re-embed and switch the bot to the tuned model; before/after figures."""
     from chatforge.bot import Bot
@@ -164,7 +173,7 @@ def tune_retriever(
     out = (out or bot.folder / DEFAULT_FOLDER).resolve()
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    fit(base, rows, staging, epochs, batch_size)
+    fit(base, rows, staging, epochs, batch_size, learning_rate)
     train_s = time.perf_counter() - t0
     settings = bot.settings.model_copy(deep=True)
     settings.embed.model = str(out)
