@@ -137,3 +137,24 @@ def test_bulk_runs_a_batch_per_cpu_stream_and_gives_the_same_vectors(openvino, m
     ]
     assert (vectors * one_by_one).sum(axis=1).min() > 0.9999
     assert "THROUGHPUT" in openvino.model._compiled
+
+
+def test_long_texts_go_fewer_to_a_batch(openvino, monkeypatch):
+    """A batch holds MAX_BATCH_TOKENS padded tokens at most: attention memory grows with a
+    batch's width squared, so full-length passages are cut into smaller batches."""
+    from chatforge.embed import MAX_BATCH_TOKENS
+
+    long_texts = ["word " * 400] * 20  # cut at the model's 256 tokens
+    short_texts = ["a few words"] * 20
+    monkeypatch.setattr(openvino, "batch_size", 32)
+    runs = []
+    run = openvino.model.run
+    monkeypatch.setattr(
+        openvino.model, "run", lambda b, bulk: runs.append([len(x) for x in b]) or run(b, bulk)
+    )
+    vectors = openvino.encode(long_texts + short_texts)
+    width = openvino.model.max_seq_length
+    per_batch = MAX_BATCH_TOKENS // width
+    assert per_batch < 20  # the long texts need two batches; the second ends with short ones
+    assert runs == [[per_batch, per_batch, 40 - 2 * per_batch]]
+    assert np.allclose(vectors[0], vectors[19], atol=1e-5)

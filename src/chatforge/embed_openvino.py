@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODULES = "sentence_transformers.models."
 POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
 PRECISIONS = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
 
@@ -53,7 +52,8 @@ def unsupported(folder: str) -> str | None:
         return "not a local folder"
     try:
         modules = _modules(root)
-        types = [m["type"].removeprefix(MODULES) for m in modules]
+        # The class name: sentence-transformers 6 saves its own models under new module paths.
+        types = [m["type"].rsplit(".", 1)[-1] for m in modules]
         pooling = _pooling(_pooling_dir(root, modules))
     except (OSError, ValueError, KeyError, StopIteration) as e:
         return f"no sentence-transformers layout ({e})"
@@ -76,9 +76,21 @@ def _pooling_dir(root: Path, modules: list[dict[str, Any]]) -> Path:
 
 def _pooling(folder: Path) -> str | None:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if "pooling_mode" in config:  # as sentence-transformers 6 saves it
+        return config["pooling_mode"] if config["pooling_mode"] in POOLINGS.values() else None
     modes = [name for key, name in POOLINGS.items() if config.get(key)]
     others = [k for k, v in config.items() if k.startswith("pooling_mode") and v]
     return modes[0] if len(modes) == 1 and len(others) == 1 else None
+
+
+def _max_seq_length(root: Path) -> int:
+    """Longest input in tokens: sentence-transformers' own setting, or (as version 6 saves a
+    model) the tokenizer's."""
+    config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    if "max_seq_length" in config:
+        return int(config["max_seq_length"])
+    tokenizer = json.loads((root / "tokenizer_config.json").read_text(encoding="utf-8"))
+    return int(tokenizer["model_max_length"])
 
 
 def converted(folder: str, cache: Path) -> Path:
@@ -90,7 +102,7 @@ def converted(folder: str, cache: Path) -> Path:
     import openvino as ov
 
     root = Path(folder).resolve()
-    stamp = hashlib.sha256(f"{root}\n{ov.__version__}".encode())
+    stamp = hashlib.sha256(f"{root}\n{ov.__version__}\nfp16".encode())
     for f in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")):
         stat = f.stat()
         stamp.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
@@ -110,7 +122,9 @@ def converted(folder: str, cache: Path) -> Path:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         ov_model = ov.convert_model(model, example_input=example)
     tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
-    ov.save_model(ov_model, tmp / "model.xml", compress_to_fp16=False)
+    # Weights kept as fp16: the compiled model holds its own copy in the inference precision,
+    # so an fp32 file doubled what a process holds (E5's 118M weights: 745 MB, not 341).
+    ov.save_model(ov_model, tmp / "model.xml", compress_to_fp16=True)
     try:
         tmp.rename(dest)
     except OSError:  # another process finished first; its copy is the same
@@ -133,13 +147,11 @@ class OpenVINOEncoder:
         from tokenizers import Tokenizer
 
         root = Path(folder)
-        st_config = json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        self.max_seq_length = int(st_config["max_seq_length"])
+        self.max_seq_length = _max_seq_length(root)
         pooling_dir = _pooling_dir(root, _modules(root))
         self.pooling = _pooling(pooling_dir)
-        self.dim = int(
-            json.loads((pooling_dir / "config.json").read_text())["word_embedding_dimension"]
-        )
+        pooling = json.loads((pooling_dir / "config.json").read_text(encoding="utf-8"))
+        self.dim = int(pooling.get("word_embedding_dimension") or pooling["embedding_dimension"])
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_seq_length)

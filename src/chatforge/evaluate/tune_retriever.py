@@ -82,8 +82,10 @@ def fit(
     epochs: int,
     batch_size: int,
     learning_rate: float = LEARNING_RATE,
+    prefixes: tuple[str, str] | None = None,
 ) -> None:
-    """Train `base` (a sentence-transformers folder) on the rows and save it to `out`."""
+    """Train `base` (a sentence-transformers folder) on the rows and save it to `out`; a model
+    that reads questions and passages with their own prefixes (E5) is trained with them."""
     import os
     import tempfile
 
@@ -98,7 +100,8 @@ def fit(
     from sentence_transformers.training_args import BatchSamplers
 
     model = SentenceTransformer(base, device="cpu")
-    model.max_seq_length = min(model.max_seq_length, MAX_SEQ_LENGTH)
+    reads = model.max_seq_length
+    model.max_seq_length = min(reads, MAX_SEQ_LENGTH)  # trained on shorter texts, for memory
     with tempfile.TemporaryDirectory(prefix="chatforge-tune-") as tmp:
         args = SentenceTransformerTrainingArguments(
             output_dir=tmp,
@@ -113,6 +116,11 @@ def fit(
             disable_tqdm=True,
             logging_steps=50,
             seed=0,
+            prompts=(
+                {"anchor": prefixes[0], "positive": prefixes[1], "negative": prefixes[1]}
+                if prefixes
+                else None
+            ),
         )
         trainer = SentenceTransformerTrainer(
             model=model,
@@ -122,6 +130,7 @@ def fit(
         )
         with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs
             trainer.train()
+    model.max_seq_length = reads  # the bot's chunks were cut for the model's own length
     model.save(str(out))
 
 
@@ -149,9 +158,8 @@ def tune_retriever(
 ) -> dict[str, Any]:
     """Tune, save, re-embed and switch the bot to the tuned model; before/after figures."""
     from chatforge.bot import Bot
-    from chatforge.models import resolve_embedder
 
-    base = resolve_embedder(bot.settings.embed.model)
+    base = bot.embedder.path  # multilingual-e5-small: its float folder
     if not (Path(base) / "modules.json").is_file() and not (Path(base) / "config.json").is_file():
         raise ChatforgeError(
             f"embedding model {bot.settings.embed.model} is not a sentence-transformers folder "
@@ -173,7 +181,7 @@ def tune_retriever(
     out = (out or bot.folder / DEFAULT_FOLDER).resolve()
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    fit(base, rows, staging, epochs, batch_size, learning_rate)
+    fit(base, rows, staging, epochs, batch_size, learning_rate, bot.embedder.prefixes)
     train_s = time.perf_counter() - t0
     settings = bot.settings.model_copy(deep=True)
     settings.embed.model = str(out)
