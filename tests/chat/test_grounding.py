@@ -78,6 +78,26 @@ def test_citations_are_verified_against_their_own_passage(embedder):
     assert d["citations"][2]["sentence"] == "The kernel is compiled with make-kpkg ."
 
 
+def test_a_sentence_stating_a_number_its_passage_lacks_is_not_verified(embedder):
+    english = _source(1, "The widget daemon listens on port 7341 by default (version 2.4.1).")
+    french = _source(2, "Le démon widget écoute sur le port 7 341 ; la version 2,5 est stable.")
+    text = (
+        "The widget daemon listens on port 7340 by default [1]. "
+        "By default the widget daemon listens on port 7341 [1]. "
+        "Le démon widget écoute sur le port 7341 [2]. "
+        "Le démon widget écoute sur le port 8080 [2]. "
+        "1. The daemon listens on port 7341, version 2.4.1 [1]."
+    )
+    citations = verify_citations(text, [english, french], embedder)
+    assert [(c.n, c.verified) for c in citations] == [
+        (1, False),
+        (1, True),
+        (2, True),
+        (2, False),
+        (1, True),
+    ]
+
+
 def test_extractive_answer_quotes_the_best_passage_without_its_heading_question():
     src = _source(1, PASSAGE, "Chapter 9", "9.3. Do I have to keep all those .deb archive files "
                   "on my disk?")  # fmt: skip

@@ -103,11 +103,15 @@ def test_a_bot_without_documents_answers_personal_questions_too(empty_bot):
 
 
 def test_other_questions_take_the_normal_path(default_bot):
+    """A question about the documents is answered from them even when a memory is close to
+    it. The wording is sampled (temperature 0.2), so what is checked is the path and the passage
+    the answer cites; how often the words are right is bench/answers.py's to measure."""
     bot = default_bot
     bot.ask("I use Debian on my laptop.", user="otto")
     answer = bot.ask("How do I install the widget on Debian?", user="otto")
     assert answer.mode == "generate" and not answer.replaced and answer.sources
-    assert "apt install widget" in answer.text and answer.cited
+    assert answer.cited and "widget" in answer.text
+    assert any("apt install widget" in s.shown for s in answer.sources if s.cited)
 
 
 def test_one_users_facts_never_answer_another(default_bot):
