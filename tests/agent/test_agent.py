@@ -47,7 +47,7 @@ def _tools_of(folder):
         return _tools(bot)
 
 
-def test_cli_prints_each_step_and_stops_at_the_limit_in_french(agent_bot_dir):
+def test_cli_prints_each_step_and_answers_at_the_limit_in_french(agent_bot_dir):
     proc = cli(
         "agent",
         "Combien d'employés comptent les magasins de Lyon et de Paris ensemble ?",
@@ -56,11 +56,28 @@ def test_cli_prints_each_step_and_stops_at_the_limit_in_french(agent_bot_dir):
         "--max-steps",
         "1",
     )
-    assert "step 1: " in proc.stdout
+    assert "step 1: " in proc.stdout and "step 2: " not in proc.stdout
     assert "→ " in proc.stdout
-    # the first step must be a tool call, so one step is the limit: said in French
-    assert "Je me suis arrêté après 1 appels d'outils" in proc.stdout
-    assert "agent.max_steps" in proc.stdout
+    # the first step must be a tool call, which is the limit: the model then answers from it
+    last_line = proc.stdout.rstrip().splitlines()[-1]
+    assert not last_line.startswith(("step ", "  ")), proc.stdout  # an answer follows the step
+    assert "Je me suis arrêté" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("What does the gadget cost?", "I stopped after 0 tool calls"),
+        ("Combien coûte le gadget ?", "Je me suis arrêté après 0 appels d'outils"),
+    ],
+)
+def test_a_limit_reached_before_any_call_is_said_in_the_questions_language(
+    agent_bot, question, said
+):
+    agent_bot.settings.agent.max_seconds = 1e-9
+    answer = agent_bot.ask(question)
+    assert answer.mode == "agent" and answer.steps == []
+    assert answer.text.startswith(said) and "agent.max_seconds" in answer.text
 
 
 def test_chat_mode_agent_answers_through_ask_with_its_steps(agent_bot):
@@ -68,7 +85,7 @@ def test_chat_mode_agent_answers_through_ask_with_its_steps(agent_bot):
     answer = agent_bot.ask("What does the gadget cost?")
     assert answer.mode == "agent"
     assert len(answer.steps) == 1 and answer.steps[0]["tool"] in agent_bot.settings.agent.tools
-    assert answer.text.startswith("I stopped after 1 tool calls")
+    assert answer.text.strip() and not answer.text.startswith("I stopped")
     assert answer.to_dict()["steps"] == answer.steps
     assert answer.message_id > 0  # stored like any turn
     stored = agent_bot.conversations.history(answer.conversation_id, "local", 1)

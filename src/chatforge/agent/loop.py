@@ -2,9 +2,11 @@
 ``{"tool": name, "arguments": {...}}`` or ``{"answer": text}``, decoded under a grammar built
 from the tools' schemas (`step_schema`), so even a 0.5B model's calls always parse and name a
 real tool with well-typed arguments. Each result goes back to the model as a message; the loop
-stops at an answer, after `agent.max_steps` calls or `agent.max_seconds`. The final answer is
-checked like any generated one: the passages its searches found are its sources, each [n] is
-verified against passage n and claims that one of them holds get cited.
+stops at an answer; at `agent.max_steps` calls or `agent.max_seconds` the model is asked for
+the answer alone from what its calls found (a fixed reply says so only if it gives none, or
+made no call). The final answer is checked like any generated one: the passages its searches
+found are its sources, each [n] is verified against passage n and claims that one of them holds
+get cited.
 """
 
 from __future__ import annotations
@@ -46,11 +48,15 @@ STOPPED = {
     "fr": "Je me suis arrêté après {n} appels d'outils sans réponse (la limite est "
     "agent.{limit}) ; posez une question plus précise ou augmentez agent.{limit}.",
 }
+LAST = """That was your last tool call (the limit is agent.{limit}). Answer the question now \
+from the results above, citing passages as [n]; if they do not give the answer, say what is \
+missing."""
 REPEATED = "You already called {tool} with these arguments; its result is above. Answer now."
 NEXT = """Result of {step.tool}:
 {step.result}{note}
 The question: {question}
-Reply with the next tool call, or with the answer if the results above give it."""
+"""
+FOLLOW = "Reply with the next tool call, or with the answer if the results above give it."
 CUT = "\n[cut: {shown} of {total} characters shown]"
 
 
@@ -130,15 +136,15 @@ class Agent:
         may_call, text, limit = True, None, ""
         while text is None:
             limit = self._limit(len(steps), started)
-            if limit:
-                text = STOPPED[language_of(turn.question)].format(n=len(steps), limit=limit)
+            if limit and not steps:
                 break
-            # the first step must call a tool; after a repeated call, the model may only answer
-            calls = list(tools.values()) if may_call else []
+            # the first step must call a tool; after a repeated call or at a limit, the model
+            # may only answer
+            calls = list(tools.values()) if may_call and not limit else []
             schema = step_schema(calls, answer=bool(steps) or not calls)
             reply, call = self._ask(messages, schema, usage)
             if "answer" in call:
-                text = str(call["answer"])
+                text = str(call["answer"]).strip() or None
                 break
             step = self._call(tools, call, len(steps) + 1)
             repeated = any((s.tool, s.arguments) == (step.tool, step.arguments) for s in steps)
@@ -146,10 +152,15 @@ class Agent:
             yield step
             messages.append({"role": "assistant", "content": reply})
             note = f"\n{REPEATED.format(tool=step.tool)}" if repeated else ""
-            result = NEXT.format(step=step, note=note, question=turn.question)
+            last = self._limit(len(steps), started)
+            follow = LAST.format(limit=last) if last else FOLLOW
+            result = NEXT.format(step=step, note=note, question=turn.question) + follow
             messages.append({"role": "user", "content": result})
             may_call = not repeated
-        yield self._finish(turn, box, text, steps, usage, started, stopped=bool(limit))
+        stopped = text is None
+        if stopped:
+            text = STOPPED[language_of(turn.question)].format(n=len(steps), limit=limit)
+        yield self._finish(turn, box, text, steps, usage, started, stopped=stopped)
 
     def _limit(self, done: int, started: float) -> str:
         """The limit reached ("max_steps", "max_seconds"), or ""."""
