@@ -10,7 +10,7 @@ from __future__ import annotations
 from chatforge.chat.answer import Answer, Source, citation_pairs
 from chatforge.chat.extractive import extractive_answer
 from chatforge.chat.passages import clean, clean_units, is_injection
-from chatforge.chat.verify import verify_citations
+from chatforge.chat.verify import check_answer, verify_citations
 from chatforge.schema import Hit
 
 PASSAGE = (
@@ -96,6 +96,11 @@ def test_a_sentence_stating_a_number_its_passage_lacks_is_not_verified(embedder)
         (2, False),
         (1, True),
     ]
+    gizmo = _source(3, "A gizmo costs 30 euros; shipping is 2.4 euros per item.")
+    total = "Three gizmos cost 90 euros, shipping included at 2.4 euros each [3]."
+    assert [c.verified for c in verify_citations(total, [gizmo], embedder)] == [False]
+    computed = check_answer(total, [gizmo], embedder, computed={"90"})  # a calculator's result
+    assert [c.verified for c in computed.citations] == [True] and not computed.unsupported
 
 
 def test_extractive_answer_quotes_the_best_passage_without_its_heading_question():

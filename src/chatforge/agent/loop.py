@@ -23,7 +23,7 @@ from chatforge.chat.facts import language_of
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.tidy import cite, tidy
 from chatforge.chat.turn import PreparedTurn, Turn
-from chatforge.chat.verify import SentenceCheck
+from chatforge.chat.verify import SentenceCheck, numbers
 from chatforge.llm.base import GenOptions
 
 if TYPE_CHECKING:
@@ -222,11 +222,13 @@ class Agent:
         engine, sources = self.engine, box.passages
         check = SentenceCheck()
         if sources and not stopped:
+            # numbers the other tools gave (a sum, a date, a memory) are the answer's to state
+            computed = set().union(*(numbers(s.result) for s in steps if s.tool != "search"))
             text = tidy(text, sources)
-            check = engine.verify(text, sources, checked=True)
+            check = engine.verify(text, sources, checked=True, computed=computed)
             if check.attributions:
                 text = cite(text, check.attributions)
-                check = engine.verify(text, sources, checked=True)
+                check = engine.verify(text, sources, checked=True, computed=computed)
         timings = {"retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": elapsed_ms(started)}
         p = PreparedTurn(
             turn.question,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -414,10 +414,14 @@ class ChatEngine:
             edited=text != (f"{streamed}\n\n{question}" if question else streamed),
         )
 
-    def verify(self, text: str, sources: list[Source], *, checked: bool) -> SentenceCheck:
+    def verify(
+        self, text: str, sources: list[Source], *, checked: bool, computed: Set[str] = frozenset()
+    ) -> SentenceCheck:
         """Every [n] of the answer checked against passage n (marks the sources too) and, when
-        `checked` (a generated answer), every claim against the passages."""
-        check = check_answer(text, sources, self.embedder) if sources else SentenceCheck()
+        `checked` (a generated answer), every claim against the passages (see `check_answer`)."""
+        if not sources:
+            return SentenceCheck()
+        check = check_answer(text, sources, self.embedder, computed)
         if not checked:
             check.claims, check.unsupported = [], []
         wrong = [c.n for c in check.citations if not c.verified]

@@ -14,7 +14,7 @@ passage before prompting cannot verify an answer that repeats it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -103,8 +103,13 @@ def verify_citations(text: str, sources: Sequence[Source], embedder: Embedder) -
     return check_answer(text, sources, embedder).citations
 
 
-def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> SentenceCheck:
+def check_answer(
+    text: str, sources: Sequence[Source], embedder: Embedder, computed: Set[str] = frozenset()
+) -> SentenceCheck:
     """Check every sentence of `text` against the passages; set `cited` and `verified` on them.
+
+    `computed`: numbers the answer may state beside its passages' own (an agent's calculator
+    results: "3 gizmos cost 90 euros [1]" from a passage giving 30 euros a gizmo).
 
     A source is verified when every sentence citing it is supported; uncited sources get
     `verified=None`, and a marker standing without any sentence verifies nothing. A sentence
@@ -119,7 +124,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
         s.verified = None
     claims = [x for x, _ in sentences if carries_claim(x)]
     checked = sorted({x for x, ns in sentences if ns} | set(claims))
-    scores = _scores(checked, sources, embedder) if checked and sources else {}
+    scores = _scores(checked, sources, embedder, computed) if checked and sources else {}
     citations: list[Citation] = []
     unsupported: list[str] = []
     attributions: dict[str, int] = {}
@@ -156,7 +161,7 @@ def check_answer(text: str, sources: Sequence[Source], embedder: Embedder) -> Se
 
 
 def _scores(
-    sentences: list[str], sources: Sequence[Source], embedder: Embedder
+    sentences: list[str], sources: Sequence[Source], embedder: Embedder, computed: Set[str]
 ) -> dict[tuple[int, str], tuple[float, float, bool]]:
     """(passage n, sentence) -> (share of the sentence's content words in the passage, cosine,
     whether the passage holds each of the sentence's numbers)."""
@@ -165,7 +170,7 @@ def _scores(
     sims = embedder.relevance(svecs @ pvecs.T)
     out: dict[tuple[int, str], tuple[float, float]] = {}
     for j, source in enumerate(sources):
-        theirs, their_numbers = words(source.shown), numbers(source.shown)
+        theirs, their_numbers = words(source.shown), numbers(source.shown) | computed
         for i, sentence in enumerate(sentences):
             mine = words(sentence)
             overlap = len(mine & theirs) / len(mine) if mine else 0.0
