@@ -64,7 +64,7 @@ def run_chatforge(bot: Any, task: dict[str, Any], user: str) -> dict[str, Any]:
     for question in [task.get("remember_first"), task["question"]]:
         if not question:
             continue
-        for event in Agent(bot.chat, save=False).run(question, user):
+        for event in Agent(bot.chat).run(question, user):  # saved: facts are kept
             if isinstance(event, Step):
                 steps.append(event)
             else:

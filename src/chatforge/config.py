@@ -386,6 +386,11 @@ class AgentSettings(Section):
     """Agent mode (chat.mode agent, `chatforge agent`): a bounded loop of tool calls."""
 
     max_steps: int = Field(5, ge=1, le=20, description="tool calls at most before answering")
+    search_first: bool = Field(
+        True,
+        description="search the documents for the question before the model's first step (one "
+        "of the calls): a small model then decides from the facts, not from nothing",
+    )
     max_seconds: float = Field(
         120.0, gt=0, description="time at most for the tool calls; then the loop stops"
     )

@@ -163,3 +163,46 @@ def test_an_unknown_tool_in_settings_is_one_clear_line(agent_bot_dir, agent_bot)
         "error: unknown agent tool(s) shell in agent.tools; choose from search, recall, "
         "remember, calculator, date, documents"
     ]
+
+
+@pytest.mark.parametrize(
+    ("fact", "noted", "question", "answer"),
+    [
+        (
+            "Remember that my favourite store is Lyon.",
+            "Noted",
+            "What's my name?",
+            "I don't know that yet",
+        ),
+        (
+            "Souviens-toi que je m'appelle Chloé.",
+            "C'est noté",
+            "Comment je m'appelle ?",
+            "Vous m'avez dit : « je m'appelle Chloé »",
+        ),
+    ],
+)
+def test_facts_and_questions_about_the_user_take_the_chats_memory_path(
+    agent_bot, fact, noted, question, answer
+):
+    """As in every mode: no tool call stores a fact or answers from it."""
+    user = f"mem-{noted[:4]}"
+    said = agent_bot.ask(fact, user=user)
+    assert said.mode != "agent" and said.text.startswith(noted) and said.steps == []
+    assert [m.text for m in agent_bot.memory.list(user)] != []
+    asked = agent_bot.ask(question, user=user)
+    assert asked.mode == "memory" and asked.text.startswith(answer)
+
+
+def test_the_question_is_searched_first_and_a_computation_is_the_last_call(agent_bot):
+    agent_bot.settings.agent.max_steps = 4
+    answer = agent_bot.ask("How many widgets will the warehouse hold once the delivery arrives?")
+    first = answer.steps[0]
+    assert (first["tool"], first["arguments"]["query"]) == (
+        "search",
+        "How many widgets will the warehouse hold once the delivery arrives?",
+    )
+    assert answer.sources and "340 widgets" in answer.sources[0].hit.text
+    computed = [i for i, s in enumerate(answer.steps) if s["tool"] in ("calculator", "date")]
+    assert all(i == len(answer.steps) - 1 for i in computed if not answer.steps[i]["error"])
+    assert answer.text.strip()

@@ -171,3 +171,12 @@ def test_a_passages_own_heading_counts_beside_its_whole_trail(bot):
     answer.relevance = 0.631
     question = "why would I pick debian over ubuntu or fedora"
     assert bot.chat.passage_to_quote(question, [intro, answer]) is answer
+
+
+def test_a_recalled_memory_holds_a_sentence_by_its_words_and_numbers():
+    from chatforge.chat.verify import held_by
+
+    assert held_by("Your locker code is 4312.", "- my locker code is 4312")
+    assert held_by("Votre numéro de client est 88217.", "- mon numéro de client est 88217")
+    assert not held_by("Your locker code is 4313.", "- my locker code is 4312")
+    assert not held_by("The shop opens at 9 on Sundays.", "- my locker code is 4312")

@@ -109,3 +109,29 @@ def test_a_sentence_citing_passages_beside_the_one_that_holds_it_keeps_only_that
     assert cite(text, check.attributions) == (
         "Passing the --log option to dpkg makes it log status changes. [1]"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "raw", "tidied"),
+    [
+        (
+            "Within how many days are returns accepted?",
+            "Within how many days are returns accepted [1]. Returns are accepted within 30 days.",
+            "Returns are accepted within 30 days.",
+        ),
+        (
+            "Combien coûte l'abonnement mensuel ?",
+            "Combien coûte l'abonnement mensuel [1]. L'abonnement coûte 15 euros [1].",
+            "L'abonnement coûte 15 euros [1].",
+        ),
+        ("What is my customer number?", "What is my customer number [1].", ""),
+    ],
+)
+def test_the_question_restated_as_an_answer_is_removed(question, raw, tidied):
+    assert tidy(raw, [FAQ], question) == tidied
+
+
+@pytest.mark.parametrize(("raw", "tidied"), [("88217.", "88217."), ("[1] 19.75", "19.75 [1]")])
+def test_a_lone_number_is_an_answer_not_numbering_debris(raw, tidied):
+    assert tidy(raw, [FAQ], "What is my customer number?") == tidied
+    assert tidy("3.2.3. Run dpkg --log [1].", [FAQ]) == "Run dpkg --log [1]."

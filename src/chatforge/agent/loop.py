@@ -5,8 +5,9 @@ real tool with well-typed arguments. Each result goes back to the model as a mes
 stops at an answer; at `agent.max_steps` calls or `agent.max_seconds` the model is asked for
 the answer alone from what its calls found (a fixed reply says so only if it gives none, or
 made no call). The final answer is checked like any generated one: the passages its searches
-found are its sources, each [n] is verified against passage n and claims that one of them holds
-get cited.
+found are its sources, each [n] is verified against passage n, claims that one of them holds
+get cited, and an answer none of them holds (or only the question restated) becomes the best
+passage's quote, or the result of a last calculator or date call.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from chatforge.agent.tools import Tool, Toolbox
 from chatforge.chat.answer import Answer
-from chatforge.chat.facts import language_of
+from chatforge.chat.extractive import extractive_answer
+from chatforge.chat.facts import language_of, remember_request
+from chatforge.chat.personal import personal_question
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.tidy import cite, tidy
 from chatforge.chat.turn import PreparedTurn, Turn
-from chatforge.chat.verify import SentenceCheck, numbers
+from chatforge.chat.verify import SentenceCheck, held_by, numbers
 from chatforge.llm.base import GenOptions
 
 if TYPE_CHECKING:
@@ -34,28 +37,42 @@ Each reply is one JSON object: {{"tool": "<name>", "arguments": {{...}}}} to cal
 {{"answer": "<text>"}} once the tool results answer the question.
 Tools:
 {tools}
-Look facts up with search before you answer, do every sum or product with the calculator, and \
-cite the passages you use as [n]. Answer in the language of the question.
+{first}Answer as soon as the results hold the answer. Call calculator only for a sum or product \
+the question asks for, date only for a date to work out, search again with other words only \
+when the results miss the answer. Cite the passages you use as [n]. Answer in the language of \
+the question.
+Example, for "When does the shop open?":
+Result of search: [1] (hours.md) The shop opens at 9 and closes at 18.
+{{"answer": "The shop opens at 9 [1]."}}
 Example, for "What do 3 boxes cost?":
-{{"tool": "search", "arguments": {{"query": "box price", "source": ""}}}}
 Result of search: [1] (prices.md) A box costs 4 euros.
 {{"tool": "calculator", "arguments": {{"expression": "3 * 4"}}}}
 Result of calculator: 12
-{{"answer": "3 boxes cost 12 euros [1]."}}"""
+{{"answer": "3 boxes cost 12 euros [1]."}}
+Example, for "What is my favourite colour?":
+Result of recall: - my favourite colour is green
+{{"answer": "Your favourite colour is green."}}"""
+FIRST = {
+    True: "The search results for the question (and what the user told you, if it bears on it) "
+    "come first.\n",
+    False: "Look facts up with search before you answer.\n",
+}
 STOPPED = {
     "en": "I stopped after {n} tool calls without an answer (the limit is agent.{limit}); "
     "ask a narrower question or raise agent.{limit}.",
     "fr": "Je me suis arrêté après {n} appels d'outils sans réponse (la limite est "
     "agent.{limit}) ; posez une question plus précise ou augmentez agent.{limit}.",
 }
-LAST = """That was your last tool call (the limit is agent.{limit}). Answer the question now \
-from the results above, citing passages as [n]; if they do not give the answer, say what is \
-missing."""
-REPEATED = "You already called {tool} with these arguments; its result is above. Answer now."
+ANSWER_NOW = """Answer the question now from the results above, citing passages as [n]; if they \
+do not give the answer, say what is missing."""
+LAST = "That was your last tool call (the limit is agent.{limit}). " + ANSWER_NOW
 NEXT = """Result of {step.tool}:
-{step.result}{note}
+{step.result}
 The question: {question}
 """
+COMPUTES = ("calculator", "date")
+"""Tools whose one call does the whole computation (an expression, a date and its offset): the
+step after one may only answer, or a small model goes on feeding each result back in."""
 FOLLOW = "Reply with the next tool call, or with the answer if the results above give it."
 CUT = "\n[cut: {shown} of {total} characters shown]"
 
@@ -121,25 +138,43 @@ class Agent:
         conversation_id: str | None = None,
         history: Sequence[tuple[str, str]] | None = None,
     ) -> Iterator[Step | Answer]:
-        """Each step as it is taken, then the final Answer (mode agent, steps in it)."""
+        """Each step as it is taken, then the final Answer (mode agent, steps in it).
+
+        A fact to remember or a question about the user goes the chat's own way (stored and
+        confirmed, answered from memory), as in every other mode."""
+        if self._for_memory(question):
+            engine = self.engine
+            with engine.grounded_stream(
+                question, user, conversation_id, history, save=self.save
+            ) as s:
+                for _ in s:
+                    pass
+            assert s.answer is not None
+            yield s.answer
+            return
         started = time.perf_counter()
         turn = self.engine.admit(question, user, conversation_id, history)
         box = Toolbox(self.engine, turn.user, turn.conversation_id)
         tools = box.tools(self.settings.tools)
         listing = "\n".join(t.signature() for t in tools.values())
-        messages = [{"role": "system", "content": PROMPT.format(tools=listing)}]
+        first = FIRST[self.settings.search_first]
+        messages = [{"role": "system", "content": PROMPT.format(tools=listing, first=first)}]
         for q, a in turn.history:
             messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
         messages.append({"role": "user", "content": turn.question})
         steps: list[Step] = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
+        for call in self._first_calls(tools, turn, started):
+            steps.append(self._call(tools, call, len(steps) + 1))
+            yield steps[-1]
+            messages += self._after(steps, json.dumps(call), turn.question, started)
         may_call, text, limit = True, None, ""
         while text is None:
             limit = self._limit(len(steps), started)
             if limit and not steps:
                 break
-            # the first step must call a tool; after a repeated call or at a limit, the model
-            # may only answer
+            # the first step must call a tool; after a repeated call, a computation or at a
+            # limit, the model may only answer
             calls = list(tools.values()) if may_call and not limit else []
             schema = step_schema(calls, answer=bool(steps) or not calls)
             reply, call = self._ask(messages, schema, usage)
@@ -150,17 +185,47 @@ class Agent:
             repeated = any((s.tool, s.arguments) == (step.tool, step.arguments) for s in steps)
             steps.append(step)
             yield step
-            messages.append({"role": "assistant", "content": reply})
-            note = f"\n{REPEATED.format(tool=step.tool)}" if repeated else ""
-            last = self._limit(len(steps), started)
-            follow = LAST.format(limit=last) if last else FOLLOW
-            result = NEXT.format(step=step, note=note, question=turn.question) + follow
-            messages.append({"role": "user", "content": result})
-            may_call = not repeated
+            may_call = not repeated and (step.tool not in COMPUTES or step.error)
+            messages += self._after(steps, reply, turn.question, started, not may_call)
         stopped = text is None
         if stopped:
             text = STOPPED[language_of(turn.question)].format(n=len(steps), limit=limit)
         yield self._finish(turn, box, text, steps, usage, started, stopped=stopped)
+
+    def _for_memory(self, question: str) -> bool:
+        """Whether the question states a fact to remember or asks about the user."""
+        if not self.engine.settings.memory.enabled:
+            return False
+        return bool(remember_request(question) or personal_question(question))
+
+    def _first_calls(
+        self, tools: dict[str, Tool], turn: Turn, started: float
+    ) -> list[dict[str, Any]]:
+        """With `agent.search_first`, the calls made for the model before its first step: a
+        search for the question, and a recall when the user has memories close to it."""
+        if not self.settings.search_first or self._limit(0, started):
+            return []
+        calls = []
+        if "search" in tools:
+            calls.append({"tool": "search", "arguments": {"query": turn.question, "source": ""}})
+        if "recall" in tools and self.engine.recall(turn.user, turn.question):
+            calls.append({"tool": "recall", "arguments": {"query": turn.question}})
+        return calls[: self.settings.max_steps - 1]
+
+    def _after(
+        self,
+        steps: list[Step],
+        reply: str,
+        question: str,
+        started: float,
+        answer_only: bool = False,
+    ) -> list[dict[str, str]]:
+        """The messages that follow a call: the model's reply, then the result and what to do
+        next."""
+        last = self._limit(len(steps), started)
+        follow = LAST.format(limit=last) if last else ANSWER_NOW if answer_only else FOLLOW
+        result = NEXT.format(step=steps[-1], question=question) + follow
+        return [{"role": "assistant", "content": reply}, {"role": "user", "content": result}]
 
     def _limit(self, done: int, started: float) -> str:
         """The limit reached ("max_steps", "max_seconds"), or ""."""
@@ -220,15 +285,23 @@ class Agent:
     ) -> Answer:
         """The answer checked against the passages found, stored like any other turn."""
         engine, sources = self.engine, box.passages
-        check = SentenceCheck()
+        check, replaced = SentenceCheck(), False
         if sources and not stopped:
             # numbers the other tools gave (a sum, a date, a memory) are the answer's to state
             computed = set().union(*(numbers(s.result) for s in steps if s.tool != "search"))
-            text = tidy(text, sources)
+            text = tidy(text, sources, turn.question)
             check = engine.verify(text, sources, checked=True, computed=computed)
             if check.attributions:
                 text = cite(text, check.attributions)
                 check = engine.verify(text, sources, checked=True, computed=computed)
+            recalled = "\n".join(s.result for s in steps if s.tool == "recall" and not s.error)
+            check.unsupported = [u for u in check.unsupported if not held_by(u, recalled)]
+            last = steps[-1] if steps else None
+            if not text and last and last.tool in COMPUTES and not last.error:
+                text = last.result  # only the question restated: the computation answers
+            elif not text or check.holds_nothing:  # as in chat: the verified quote, marked
+                text = extractive_answer([engine.passage_to_quote(turn.question, sources)])
+                check, replaced = engine.verify(text, sources, checked=False), True
         timings = {"retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": elapsed_ms(started)}
         p = PreparedTurn(
             turn.question,
@@ -255,6 +328,7 @@ class Agent:
             citations=check.citations,
             mode="agent",
             unsupported=check.unsupported,
+            replaced=replaced,
             steps=[s.to_dict() for s in steps],
         )
 

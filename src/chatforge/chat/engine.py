@@ -168,9 +168,22 @@ class ChatEngine:
         The question is prepared (and an explicit "remember that ..." stored) before this
         returns, so bad input fails here rather than in the middle of the stream.
         """
-        options = self.options(**gen)
         if self.settings.chat.mode == "agent" and self.agent is not None:
             return self.agent(self, question, user, conversation_id, history, save=save)
+        return self.grounded_stream(question, user, conversation_id, history, save=save, **gen)
+
+    def grounded_stream(
+        self,
+        question: str,
+        user: str = "local",
+        conversation_id: str | None = None,
+        history: Sequence[tuple[str, str]] | None = None,
+        *,
+        save: bool = True,
+        **gen: Any,
+    ) -> AnswerStream:
+        """`stream` without the agent: from memory, the passages or the model, per `prepare`."""
+        options = self.options(**gen)
         prepared = self.prepare(
             question, user, conversation_id, history, max_tokens=options.max_tokens
         )
@@ -378,7 +391,7 @@ class ChatEngine:
         the check question (chat.check_question), follows the answer."""
         streamed, generated = text.strip(), p.mode == "generate"
         chat = self.settings.chat
-        text = style.shape(tidy(streamed, p.sources), chat) if generated else streamed
+        text = style.shape(tidy(streamed, p.sources, p.question), chat) if generated else streamed
         check = self.verify(text, p.sources, checked=generated)
         if generated and check.attributions:
             text = cite(text, check.attributions)

@@ -159,10 +159,10 @@ def headings(source: Source) -> list[str]:
     """The headings a passage is shown under: its title and each level of its section."""
     hit = source.hit
     parts = [hit.title, *(hit.section.split(" > ") if hit.section else [])]
-    return [p for p in (_plain(x) for x in parts) if p]
+    return [p for p in (plain_heading(x) for x in parts) if p]
 
 
-def _plain(text: str) -> str:
+def plain_heading(text: str) -> str:
     """Lower case, no numbering at either end, single spaces, no end punctuation."""
     text = " ".join(text.lower().split()).strip(" .:?!")
     text = _NUMBERING.sub("", text)
@@ -173,14 +173,14 @@ def is_heading(sentence: str, heads: set[str]) -> bool:
     """Whether a sentence only repeats headings: a bare number ("3.2.3."), a heading, a run of
     them ("Customizing your system 11.1."), or a sentence of a heading (a FAQ question often
     has two)."""
-    plain = _plain(sentence)
+    plain = plain_heading(sentence)
     if not plain:
         return bool(sentence.strip())
     if plain in heads:
         return True
     if len(plain.split()) >= 3 and any(plain in h for h in heads):
         return True
-    return any(plain.startswith(h) and _plain(plain[len(h) :]) in heads for h in heads)
+    return any(plain.startswith(h) and plain_heading(plain[len(h) :]) in heads for h in heads)
 
 
 def drop_headings(sources: Sequence[Source]) -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from chatforge.chat.answer import CITE, LEADING_CITES, SENTENCE_BREAK, Source, cited_numbers
-from chatforge.chat.passages import headings, is_heading
+from chatforge.chat.passages import headings, is_heading, plain_heading
 
 _LEADING_MARKER = re.compile(r"^\s*\[(\d+)\]\s*[.:,-]?\s*")
 _PREAMBLE = re.compile(
@@ -31,12 +31,13 @@ _PIECES = re.compile(f"({SENTENCE_BREAK.pattern})")
 """The sentence breaks of `cited_sentences`, kept by `re.split` so the text can be rebuilt."""
 
 
-def tidy(text: str, sources: Sequence[Source]) -> str:
-    """`text` without echoed markers, headings and preambles; the rest kept as written.
+def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
+    """`text` without echoed markers, headings, preambles and `question` restated as if it
+    were the answer; the rest kept as written.
 
     A marker that opened the answer moves to the end of its first sentence.
     """
-    heads = {h for s in sources for h in headings(s)}
+    heads = {h for s in sources for h in headings(s)} | {plain_heading(question)} - {""}
     text = _FROM.sub("", text.strip())
     for head in sorted(heads, key=len, reverse=True):
         text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
@@ -44,6 +45,8 @@ def tidy(text: str, sources: Sequence[Source]) -> str:
     moved = ""
     text, moved = _take_lead(text, moved)
     pieces = _PIECES.split(text)
+    if len([p for p in pieces[::2] if p.strip()]) == 1 and not plain_heading(CITE.sub("", text)):
+        return text + moved  # a lone number is the answer ("88217."), not a section's numbering
     kept: list[str] = []
     for i, piece in enumerate(pieces):
         if i % 2 == 0 and piece.strip() and is_heading(re.sub(r"\[\d+\]", "", piece), heads):

@@ -81,6 +81,14 @@ def supported(overlap: float, similarity: float, numbers_held: bool = True) -> b
     )
 
 
+def held_by(sentence: str, text: str) -> bool:
+    """Whether `text` (not a passage: an agent's recalled memories) holds `sentence` by words
+    alone, every number included."""
+    mine = words(sentence)
+    shared = len(mine & words(text)) / len(mine) if mine else 0.0
+    return shared >= LEXICAL_MIN and numbers(sentence) <= numbers(text)
+
+
 @dataclass
 class SentenceCheck:
     """What the check found: every [n] (`citations`), the claims made, and those unsupported."""
