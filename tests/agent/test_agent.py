@@ -62,6 +62,7 @@ def test_cli_prints_each_step_and_answers_at_the_limit_in_french(agent_bot_dir):
     last_line = proc.stdout.rstrip().splitlines()[-1]
     assert not last_line.startswith(("step ", "  ")), proc.stdout  # an answer follows the step
     assert "Je me suis arrêté" not in proc.stdout
+    assert "Tool calls stopped at agent.max_steps" in proc.stdout  # the limit is said
 
 
 @pytest.mark.parametrize(
@@ -86,6 +87,7 @@ def test_chat_mode_agent_answers_through_ask_with_its_steps(agent_bot):
     assert answer.mode == "agent"
     assert len(answer.steps) == 1 and answer.steps[0]["tool"] in agent_bot.settings.agent.tools
     assert answer.text.strip() and not answer.text.startswith("I stopped")
+    assert answer.limit == "max_steps" and answer.to_dict()["limit"] == "max_steps"
     assert answer.to_dict()["steps"] == answer.steps
     assert answer.message_id > 0  # stored like any turn
     stored = agent_bot.conversations.history(answer.conversation_id, "local", 1)

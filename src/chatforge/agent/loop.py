@@ -190,7 +190,9 @@ class Agent:
         stopped = text is None
         if stopped:
             text = STOPPED[language_of(turn.question)].format(n=len(steps), limit=limit)
-        yield self._finish(turn, box, text, steps, usage, started, stopped=stopped)
+        answer = self._finish(turn, box, text, steps, usage, started, stopped=stopped)
+        answer.limit = "" if stopped else limit
+        yield answer
 
     def _for_memory(self, question: str) -> bool:
         """Whether the question states a fact to remember or asks about the user."""

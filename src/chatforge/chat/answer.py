@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from chatforge.schema import Hit
@@ -128,6 +128,9 @@ class Answer:
     the pieces shows `text` instead."""
     steps: list[dict[str, Any]] = field(default_factory=list)
     """Agent mode: each tool call (tool, arguments, result) in order; empty otherwise."""
+    limit: str = ""
+    """Agent mode: the limit that ended the calls (agent.max_steps or agent.max_seconds), the
+    answer then written from the calls made; "" when the model answered by itself."""
 
     @property
     def cited(self) -> list[Source]:
@@ -140,7 +143,11 @@ class Answer:
 
     @property
     def support_note(self) -> str:
-        """A line for under the answer on what its passages do not back ("" when they do)."""
+        """A line for under the answer on what its passages do not back ("" when they do), and
+        on an agent's limit reached."""
+        if self.limit:
+            stopped = f"Tool calls stopped at agent.{self.limit}: the answer uses the calls made."
+            return " ".join(filter(None, [stopped, replace(self, limit="").support_note]))
         if self.replaced:
             return "The model's answer was not supported by the documents: a passage is quoted."
         if not self.unsupported:
@@ -166,6 +173,7 @@ class Answer:
             "replaced": self.replaced,
             "edited": self.edited,
             "steps": list(self.steps),
+            "limit": self.limit,
         }
 
 

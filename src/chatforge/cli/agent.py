@@ -40,5 +40,7 @@ def agent(
             print_json(event.to_dict())
         else:
             console.print(event.text, markup=False, highlight=False)
+            if event.support_note:
+                console.print(event.support_note, style="yellow", markup=False, highlight=False)
             show_sources(console, event.sources)
             print(f"conversation {event.conversation_id}", file=sys.stderr)
