@@ -210,3 +210,26 @@ def test_bad_tool_requests_are_400_naming_the_field(live, change, param):
     response = httpx.post(live.url + "/v1/chat/completions", json=body, timeout=60)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
+
+
+@pytest.mark.parametrize(
+    "question", ["How do I install the widget?", "Comment installer le widget ?"]
+)
+def test_chat_mode_agent_answers_over_the_api_with_its_steps(live, question):
+    """The bot's own agent (chat.mode agent) behind the plain chat API: its tool calls come
+    back in the chatforge extension, the first one the search for the question."""
+    settings = live.bot.settings
+    before = settings.chat.mode, settings.agent.max_steps
+    settings.chat.mode, settings.agent.max_steps = "agent", 2
+    try:
+        body = {"model": "default", "messages": [{"role": "user", "content": question}]}
+        response = httpx.post(live.url + "/v1/chat/completions", json=body, timeout=300)
+    finally:
+        settings.chat.mode, settings.agent.max_steps = before
+    assert response.status_code == 200, response.text
+    extension = response.json()["chatforge"]
+    assert extension["mode"] == "agent" and extension["limit"] in ("", "max_steps")
+    first = extension["steps"][0]
+    assert (first["tool"], first["arguments"]["query"]) == ("search", question)
+    assert any("apt install widget" in s["text"] for s in extension["sources"])
+    assert response.json()["choices"][0]["message"]["content"].strip()

@@ -278,7 +278,7 @@ def _extension(answer: Answer, bot: Bot) -> dict[str, Any]:
     keys = ("conversation_id", "message_id", "timings", "query", "interrupted", "mode")
     return {
         "sources": [public_hit(bot.folder, s) for s in d["sources"]],
-        **{k: d[k] for k in (*keys, "unsupported", "replaced", "edited")},
+        **{k: d[k] for k in (*keys, "unsupported", "replaced", "edited", "steps", "limit")},
         "text": d["text"] if answer.edited else None,
     }
 
