@@ -131,7 +131,10 @@ def test_the_question_restated_as_an_answer_is_removed(question, raw, tidied):
     assert tidy(raw, [FAQ], question) == tidied
 
 
-@pytest.mark.parametrize(("raw", "tidied"), [("88217.", "88217."), ("[1] 19.75", "19.75 [1]")])
+@pytest.mark.parametrize(
+    ("raw", "tidied"),
+    [("88217.", "88217."), ("[1] 19.75", "19.75 [1]"), ("2025-04-11 [n].", "2025-04-11.")],
+)
 def test_a_lone_number_is_an_answer_not_numbering_debris(raw, tidied):
     assert tidy(raw, [FAQ], "What is my customer number?") == tidied
     assert tidy("3.2.3. Run dpkg --log [1].", [FAQ]) == "Run dpkg --log [1]."

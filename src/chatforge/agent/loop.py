@@ -37,10 +37,11 @@ Each reply is one JSON object: {{"tool": "<name>", "arguments": {{...}}}} to cal
 {{"answer": "<text>"}} once the tool results answer the question.
 Tools:
 {tools}
-{first}Answer as soon as the results hold the answer. Call calculator only for a sum or product \
-the question asks for, date only for a date to work out, search again with other words only \
-when the results miss the answer. Cite the passages you use as [n]. Answer in the language of \
-the question.
+{first}When the question asks for a total, a sum, a difference or the price of several items, \
+call calculator with the numbers the results give; when it asks for a date before or after \
+another, call date. Otherwise answer as soon as the results hold the answer; search again with \
+other words only when they miss it. Cite a passage you use by its number, as [1]. Answer in \
+the language of the question.
 Example, for "When does the shop open?":
 Result of search: [1] (hours.md) The shop opens at 9 and closes at 18.
 {{"answer": "The shop opens at 9 [1]."}}
@@ -63,8 +64,8 @@ STOPPED = {
     "fr": "Je me suis arrêté après {n} appels d'outils sans réponse (la limite est "
     "agent.{limit}) ; posez une question plus précise ou augmentez agent.{limit}.",
 }
-ANSWER_NOW = """Answer the question now from the results above, citing passages as [n]; if they \
-do not give the answer, say what is missing."""
+ANSWER_NOW = """Answer the question now from the results above, citing passages by number \
+([1]); if they do not give the answer, say what is missing."""
 LAST = "That was your last tool call (the limit is agent.{limit}). " + ANSWER_NOW
 NEXT = """Result of {step.tool}:
 {step.result}

@@ -23,6 +23,8 @@ _PREAMBLE = re.compile(
     r"\b(?:passages?|documents?|contexte)\b[^,.]{0,40})\s*[,:]\s*",
     re.IGNORECASE,
 )
+_NOTATION = re.compile(r"\s*\[n\]", re.IGNORECASE)
+"""The prompt's own notation for a citation, copied as if it were one."""
 _FROM = re.compile(r"\s*\(from: [^)]*\)", re.IGNORECASE)
 """The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage)."""
 _BEFORE_END = re.compile(r"\s+([.!?,;:])")
@@ -38,7 +40,7 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     A marker that opened the answer moves to the end of its first sentence.
     """
     heads = {h for s in sources for h in headings(s)} | {plain_heading(question)} - {""}
-    text = _FROM.sub("", text.strip())
+    text = _NOTATION.sub("", _FROM.sub("", text.strip()))
     for head in sorted(heads, key=len, reverse=True):
         text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
                       flags=re.IGNORECASE)  # fmt: skip
