@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 from chatforge.agent.tools import Tool, Toolbox
 from chatforge.chat.answer import Answer
 from chatforge.chat.extractive import extractive_answer
-from chatforge.chat.facts import language_of, remember_request
-from chatforge.chat.personal import personal_question
+from chatforge.chat.facts import language_of
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.tidy import cite, tidy
 from chatforge.chat.turn import PreparedTurn, Turn
@@ -143,11 +142,8 @@ class Agent:
 
         A fact to remember or a question about the user goes the chat's own way (stored and
         confirmed, answered from memory), as in every other mode."""
-        if self._for_memory(question):
-            engine = self.engine
-            with engine.grounded_stream(
-                question, user, conversation_id, history, save=self.save
-            ) as s:
+        if self.engine.about_user(question):
+            with self.engine.stream(question, user, conversation_id, history, save=self.save) as s:
                 for _ in s:
                     pass
             assert s.answer is not None
@@ -194,12 +190,6 @@ class Agent:
         answer = self._finish(turn, box, text, steps, usage, started, stopped=stopped)
         answer.limit = "" if stopped else limit
         yield answer
-
-    def _for_memory(self, question: str) -> bool:
-        """Whether the question states a fact to remember or asks about the user."""
-        if not self.engine.settings.memory.enabled:
-            return False
-        return bool(remember_request(question) or personal_question(question))
 
     def _first_calls(
         self, tools: dict[str, Tool], turn: Turn, started: float

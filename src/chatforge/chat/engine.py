@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence, Set
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from chatforge.chat import style
@@ -32,9 +31,9 @@ from chatforge.chat.passages import clean_sources, compress, drop_headings, near
 from chatforge.chat.personal import answer_from_memory, personal_question
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
-from chatforge.chat.stream import AnswerStream, elapsed_ms
+from chatforge.chat.stream import AnswerStream, elapsed_ms, timed
 from chatforge.chat.tidy import cite, tidy
-from chatforge.chat.turn import Decision, PreparedTurn, Turn
+from chatforge.chat.turn import Decision, PreparedTurn, Turn, check_user
 from chatforge.chat.verify import SentenceCheck, check_answer
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import Generation, GenOptions
@@ -166,23 +165,11 @@ class ChatEngine:
         """Like `ask`, yielding text pieces and then the final Answer as the last item.
 
         The question is prepared (and an explicit "remember that ..." stored) before this
-        returns, so bad input fails here rather than in the middle of the stream.
+        returns, so bad input fails here rather than in the middle of the stream. In chat.mode
+        agent the agent answers, but for a turn `about_user`: that takes the memory path.
         """
-        if self.settings.chat.mode == "agent" and self.agent is not None:
+        if self.settings.chat.mode == "agent" and self.agent and not self.about_user(question):
             return self.agent(self, question, user, conversation_id, history, save=save)
-        return self.grounded_stream(question, user, conversation_id, history, save=save, **gen)
-
-    def grounded_stream(
-        self,
-        question: str,
-        user: str = "local",
-        conversation_id: str | None = None,
-        history: Sequence[tuple[str, str]] | None = None,
-        *,
-        save: bool = True,
-        **gen: Any,
-    ) -> AnswerStream:
-        """`stream` without the agent: from memory, the passages or the model, per `prepare`."""
         options = self.options(**gen)
         prepared = self.prepare(
             question, user, conversation_id, history, max_tokens=options.max_tokens
@@ -225,9 +212,9 @@ class ChatEngine:
             decision = Decision("memory", reply, [])
         else:
             if fact is None:
-                with _timed(timings, "condense_ms"):
+                with timed(timings, "condense_ms"):
                     query = self.condense(turn)
-                with _timed(timings, "retrieve_ms"):
+                with timed(timings, "retrieve_ms"):
                     sources = self.retrieve(query, mode)
                 sources = self.trim(query, sources, mode)
                 memories = self.recall(turn.user, query)
@@ -321,6 +308,11 @@ class ChatEngine:
         return [
             m.prompt_line() for m in self.memory.search(user, query, mem.recall_k, mem.min_score)
         ]
+
+    def about_user(self, question: str) -> bool:
+        """Whether the turn states a fact to remember or asks about the user (memory on)."""
+        enabled = self.settings.memory.enabled
+        return enabled and bool(remember_request(question) or personal_question(question))
 
     def decide(
         self,
@@ -497,20 +489,5 @@ class ChatEngine:
         return message_id
 
 
-def check_user(user: str) -> str:
-    user = (user or "").strip()
-    if not user or len(user) > 200:
-        raise ChatforgeError("user id must be 1 to 200 characters, e.g. --user alice")
-    return user
-
-
 def _renumbered(source: Source, n: int) -> Source:
     return Source(n, source.hit, source.relevance, text=source.text)
-
-
-@contextmanager
-def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
-    """Sets timings[key] to the block's duration in milliseconds."""
-    start = time.perf_counter()
-    yield
-    timings[key] = elapsed_ms(start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from chatforge.chat import style
@@ -88,3 +89,11 @@ class AnswerStream(Iterator["str | Answer"]):
 def elapsed_ms(since: float) -> float:
     """Milliseconds since `since` (a time.perf_counter() reading)."""
     return (time.perf_counter() - since) * 1000
+
+
+@contextmanager
+def timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Sets timings[key] to the block's duration in milliseconds."""
+    start = time.perf_counter()
+    yield
+    timings[key] = elapsed_ms(start)

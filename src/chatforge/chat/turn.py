@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from chatforge.errors import ChatforgeError
+
 if TYPE_CHECKING:
     from chatforge.chat.answer import Source
     from chatforge.chat.prompt import BuiltPrompt
@@ -53,3 +55,11 @@ class PreparedTurn:
     started: float
     mode: AnswerMode = "generate"
     remembered: str | None = None
+
+
+def check_user(user: str) -> str:
+    """The user id, stripped; one line naming the rule when it is empty or too long."""
+    user = (user or "").strip()
+    if not user or len(user) > 200:
+        raise ChatforgeError("user id must be 1 to 200 characters, e.g. --user alice")
+    return user
