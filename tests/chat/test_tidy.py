@@ -125,6 +125,7 @@ def test_a_sentence_citing_passages_beside_the_one_that_holds_it_keeps_only_that
             "L'abonnement coûte 15 euros [1].",
         ),
         ("What is my customer number?", "What is my customer number [1].", ""),
+        ("Where do release names come from?", "[3] [2] [1]", ""),
     ],
 )
 def test_the_question_restated_as_an_answer_is_removed(question, raw, tidied):

@@ -44,6 +44,8 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     for head in sorted(heads, key=len, reverse=True):
         text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
                       flags=re.IGNORECASE)  # fmt: skip
+    if _says_nothing(text):
+        return ""
     moved = ""
     text, moved = _take_lead(text, moved)
     pieces = _PIECES.split(text)
@@ -60,11 +62,18 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     text = _PREAMBLE.sub("", text, count=1)
     if text[:1].islower():
         text = text[0].upper() + text[1:]
+    if _says_nothing(text):
+        return ""
     if moved and text:
         first, sep, rest = _first_sentence(text)
         if not cited_numbers(first) and not _LEADING_MARKER.match(rest):
             text = first + moved + sep + rest
     return text
+
+
+def _says_nothing(text: str) -> bool:
+    """Whether `text` is markers and punctuation alone ("[3] [2] [1]")."""
+    return not CITE.sub("", text).strip(" .,;:-")
 
 
 def _take_lead(text: str, moved: str) -> tuple[str, str]:
