@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,12 @@ def step_schema(tools: Sequence[Tool], *, answer: bool = True) -> dict[str, Any]
     return calls[0] if len(calls) == 1 else {"oneOf": calls}
 
 
+def system_prompt(tools: Iterable[Tool], search_first: bool = True) -> str:
+    """The agent's instructions: the step format, the tools' signatures, how to use them."""
+    listing = "\n".join(t.signature() for t in tools)
+    return PROMPT.format(tools=listing, first=FIRST[search_first])
+
+
 def cut_result(text: str, limit: int) -> tuple[str, bool]:
     """`text` cut to `limit` characters, saying so, and whether it was cut."""
     if len(text) <= limit:
@@ -153,9 +159,8 @@ class Agent:
         turn = self.engine.admit(question, user, conversation_id, history)
         box = Toolbox(self.engine, turn.user, turn.conversation_id)
         tools = box.tools(self.settings.tools)
-        listing = "\n".join(t.signature() for t in tools.values())
-        first = FIRST[self.settings.search_first]
-        messages = [{"role": "system", "content": PROMPT.format(tools=listing, first=first)}]
+        system = system_prompt(tools.values(), self.settings.search_first)
+        messages = [{"role": "system", "content": system}]
         for q, a in turn.history:
             messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
         messages.append({"role": "user", "content": turn.question})
