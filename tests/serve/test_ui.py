@@ -115,6 +115,14 @@ def last_bot_message(page):
     return page.locator("#cf-chat .message.bot").last
 
 
+def new_conversation(page) -> None:
+    """Click "New conversation" and wait for the emptied chat, as a person sees it before
+    typing: the click and the question are separate events, and the emptying could otherwise
+    land after a quick answer and wipe it."""
+    page.click("text=New conversation")
+    page.wait_for_function("() => !document.querySelector('#cf-chat .message')")
+
+
 def ask(page, question: str) -> None:
     page.fill("#cf-question textarea", question)
     page.click("#cf-send")
@@ -192,7 +200,7 @@ def test_an_uploaded_file_joins_the_sources(page, tmp_path):
 
 def test_an_uploaded_file_is_quoted_and_cited(page, ui_bot):
     """Answered in the default mode for small models (quoting the best passage), which cites."""
-    page.click("text=New conversation")
+    new_conversation(page)
     ask(page, "Who keeps the lighthouse on Quill Point?")
     wait_answered(page)
     answer = last_bot_message(page)
@@ -221,7 +229,7 @@ def test_a_question_in_french_is_answered_with_its_source(page, ui_bot, tmp_path
     ui_bot.ingest([str(doc)])
     page.reload()
     page.wait_for_selector("#cf-docs :text('phare.md')")
-    page.click("text=New conversation")
+    new_conversation(page)
     ask(page, "Qui garde le phare de la Pointe aux Plumes ?")
     wait_answered(page)
     answer = last_bot_message(page)
