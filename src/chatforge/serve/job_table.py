@@ -17,9 +17,11 @@ import os
 import socket
 import sqlite3
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 from chatforge.store.migrations import migration
+from chatforge.store.side import SideConnection, file_of
 
 STALE_S = 60.0
 """A job of another host whose heartbeat is older than this is reported as failed."""
@@ -42,16 +44,30 @@ def m001_jobs(db: sqlite3.Connection) -> None:
 
 
 class JobTable:
-    """Reads and writes job rows in `store` (a SQLiteStore or a PostgresStore)."""
+    """Reads and writes job rows in `store` (a SQLiteStore or a PostgresStore).
+
+    On SQLite the rows go through a side connection: an ingest reports its progress from its
+    own thread, and a poll must answer while the answering store is busy."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
         store.migrate("jobs")
+        self._side = (
+            SideConnection(file_of(store.db)) if isinstance(store.db, sqlite3.Connection) else None
+        )
+
+    def _write(self) -> AbstractContextManager[Any]:
+        return self.store.transaction() if self._side is None else self._side.write()
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._side is None:
+            return self.store.db.execute(sql, args).fetchall()
+        return self._side.read(sql, args)
 
     def save(self, job_id: str, created: float, state: dict[str, Any]) -> None:
         """Insert or update one job, stamped with this process as its owner."""
         state = {**state, "owner": [HOST, os.getpid()], "beat": time.time()}
-        with self.store.transaction() as db:
+        with self._write() as db:
             db.execute(
                 "INSERT INTO jobs(id, created, state) VALUES(?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
@@ -60,7 +76,7 @@ class JobTable:
 
     def prune(self, keep: int = KEEP_JOBS) -> None:
         """Forget all but the newest `keep` jobs."""
-        with self.store.transaction() as db:
+        with self._write() as db:
             db.execute(
                 "DELETE FROM jobs WHERE id NOT IN "
                 "(SELECT id FROM jobs ORDER BY created DESC LIMIT ?)",
@@ -69,10 +85,10 @@ class JobTable:
 
     def load(self, job_id: str, check: bool = True) -> dict[str, Any] | None:
         """A job's state; an unfinished job whose owner is gone reads as failed."""
-        row = self.store.db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
+        rows = self._read("SELECT state FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
             return None
-        state = json.loads(row[0])
+        state = json.loads(rows[0][0])
         if check and state["status"] in ("queued", "running"):
             why = _gone(state)
             if why:

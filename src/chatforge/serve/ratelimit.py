@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from chatforge.store.migrations import execute_all, migrate, migration
+from chatforge.store.side import SideConnection, file_of
 
 FREE_TRIES = 3
 """Wrong keys a client may send before it has to wait."""
@@ -69,12 +69,9 @@ class Limiter:
         self.rate_per_minute = rate_per_minute
         self.backoff_max_s = backoff_max_s
         self.clock = clock
-        self._lock = threading.Lock()
-        self.db = sqlite3.connect(
-            db_path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._side = SideConnection(Path(db_path))
+        self._lock = self._side.lock
+        self.db = self._side.db
         migrate(self.db, "ratelimit")
 
     @classmethod
@@ -82,19 +79,10 @@ class Limiter:
         cls, db: sqlite3.Connection, rate_per_minute: int = 0, backoff_max_s: float = 0.0
     ) -> Limiter:
         """A limiter on the same SQLite file as the connection `db` (the bot's store)."""
-        path = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
-        return cls(Path(path), rate_per_minute=rate_per_minute, backoff_max_s=backoff_max_s)
+        return cls(file_of(db), rate_per_minute=rate_per_minute, backoff_max_s=backoff_max_s)
 
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._side.write()
 
     # -- sign-in backoff -------------------------------------------------------------------
 
@@ -197,8 +185,7 @@ class Limiter:
             ).fetchone()[0]
 
     def close(self) -> None:
-        with self._lock:
-            self.db.close()
+        self._side.close()
 
 
 def _started(pid: int) -> int | None:
