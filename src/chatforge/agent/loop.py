@@ -149,11 +149,7 @@ class Agent:
         A fact to remember or a question about the user goes the chat's own way (stored and
         confirmed, answered from memory), as in every other mode."""
         if self.engine.about_user(question):
-            with self.engine.stream(question, user, conversation_id, history, save=self.save) as s:
-                for _ in s:
-                    pass
-            assert s.answer is not None
-            yield s.answer
+            yield self.engine.ask(question, user, conversation_id, history, save=self.save)
             return
         started = time.perf_counter()
         turn = self.engine.admit(question, user, conversation_id, history)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chatforge.schema import Hit
@@ -145,15 +145,19 @@ class Answer:
     def support_note(self) -> str:
         """A line for under the answer on what its passages do not back ("" when they do), and
         on an agent's limit reached."""
+        notes = []
         if self.limit:
-            stopped = f"Tool calls stopped at agent.{self.limit}: the answer uses the calls made."
-            return " ".join(filter(None, [stopped, replace(self, limit="").support_note]))
+            notes.append(
+                f"Tool calls stopped at agent.{self.limit}: the answer uses the calls made."
+            )
         if self.replaced:
-            return "The model's answer was not supported by the documents: a passage is quoted."
-        if not self.unsupported:
-            return ""
-        quoted = " · ".join(f"“{s}”" for s in self.unsupported)
-        return f"⚠ Not supported by the passages ({len(self.unsupported)}): {quoted}"
+            notes.append(
+                "The model's answer was not supported by the documents: a passage is quoted."
+            )
+        elif self.unsupported:
+            quoted = " · ".join(f"“{s}”" for s in self.unsupported)
+            notes.append(f"⚠ Not supported by the passages ({len(self.unsupported)}): {quoted}")
+        return " ".join(notes)
 
     def to_dict(self) -> dict[str, Any]:
         return {

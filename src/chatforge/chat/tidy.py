@@ -44,12 +44,11 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     for head in sorted(heads, key=len, reverse=True):
         text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
                       flags=re.IGNORECASE)  # fmt: skip
-    if _says_nothing(text):
-        return ""
     moved = ""
     text, moved = _take_lead(text, moved)
     pieces = _PIECES.split(text)
-    if len([p for p in pieces[::2] if p.strip()]) == 1 and not plain_heading(CITE.sub("", text)):
+    lone = len([p for p in pieces[::2] if p.strip()]) == 1
+    if lone and not _says_nothing(text) and not plain_heading(CITE.sub("", text)):
         return text + moved  # a lone number is the answer ("88217."), not a section's numbering
     kept: list[str] = []
     for i, piece in enumerate(pieces):

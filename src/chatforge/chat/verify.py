@@ -85,8 +85,12 @@ def held_by(sentence: str, text: str) -> bool:
     """Whether `text` (not a passage: an agent's recalled memories) holds `sentence` by words
     alone, every number included."""
     mine = words(sentence)
-    shared = len(mine & words(text)) / len(mine) if mine else 0.0
-    return shared >= LEXICAL_MIN and numbers(sentence) <= numbers(text)
+    return supported(_share(mine, words(text)), 0.0, numbers(sentence) <= numbers(text))
+
+
+def _share(mine: set[str], theirs: set[str]) -> float:
+    """The share of a sentence's content words `mine` that a text's `theirs` contains."""
+    return len(mine & theirs) / len(mine) if mine else 0.0
 
 
 @dataclass
@@ -176,12 +180,12 @@ def _scores(
     svecs = embedder.encode(sentences)
     pvecs = embedder.encode_recurring([s.shown for s in sources])
     sims = embedder.relevance(svecs @ pvecs.T)
-    out: dict[tuple[int, str], tuple[float, float]] = {}
+    mine = [(words(sentence), numbers(sentence)) for sentence in sentences]
+    out: dict[tuple[int, str], tuple[float, float, bool]] = {}
     for j, source in enumerate(sources):
         theirs, their_numbers = words(source.shown), numbers(source.shown) | computed
         for i, sentence in enumerate(sentences):
-            mine = words(sentence)
-            overlap = len(mine & theirs) / len(mine) if mine else 0.0
-            held = numbers(sentence) <= their_numbers
-            out[source.n, sentence] = (overlap, float(sims[i, j]), held)
+            its_words, its_numbers = mine[i]
+            held = its_numbers <= their_numbers
+            out[source.n, sentence] = (_share(its_words, theirs), float(sims[i, j]), held)
     return out
