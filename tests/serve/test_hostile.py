@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
 import socket
 import threading
 import time
@@ -481,7 +482,9 @@ def test_hostile_requests_get_no_5xx_escape_nothing_and_leak_nothing(
     )
     assert failures == []
     for text in texts:
-        assert "4711" not in text and str(base) not in text
+        # random ids ("id", "conversation_id": hex) may hold the digits by chance; all else may not
+        shown = re.sub(r'"(?:id|conversation_id)":\s*"[0-9a-zA-Z_-]*"', '""', text)
+        assert "4711" not in shown and str(base) not in text
     assert _tree(base, live.folder) == before
     assert not [p for p in (base, *base.parents, Path("/tmp")) if list(p.glob(f"*{MARK}*"))]
     assert rss.peak < 2 * 1024**3  # the default model and MiniLM take about 1.2 GB of it
