@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support import bot_over
 
@@ -99,3 +101,32 @@ def test_adaptive_fusion_keeps_the_set_weights_when_no_half_stands_out():
     flat = [(i, 1.0) for i in range(1, 6)]
     assert adaptive([(flat, 0.8), (flat, 0.2)]) == pytest.approx(convex([(flat, 0.8), (flat, 0.2)]))
     assert standout([(1, 0.4), (2, 0.3)]) == 0.0  # too short to say
+
+
+FRENCH_QUESTION = "Est-ce que je peux vous donner les laptops dont je ne me sers plus ?"
+
+
+def test_bm25_is_left_out_for_a_question_in_a_language_no_chunk_is_in(bot):
+    """BM25 across languages matches only shared words (here "laptops"), so a surely French
+    question over these English pages ranks as the dense half alone does; an English one, or
+    the French one once a French page is stored, keeps BM25."""
+    from chatforge.retrieve import Retriever
+
+    retriever = Retriever(bot.store, bot.embedder, bot.settings.retrieve)
+    r = bot.settings.retrieve
+    r.dense = False
+    assert bot.search(FRENCH_QUESTION, k=4)  # BM25 alone has something to say
+    r.dense = True
+    assert retriever.lexical_share(FRENCH_QUESTION) == 0.0
+    assert retriever.lexical_share(QUESTION) == 1.0
+    hybrid = [h.chunk_id for h in bot.search(FRENCH_QUESTION, k=4)]
+    r.lexical = False
+    assert hybrid == [h.chunk_id for h in bot.search(FRENCH_QUESTION, k=4)]
+    r.lexical = True
+    (Path("dons.md")).write_text(
+        "# Dons de matériel\n\nNous acceptons volontiers les ordinateurs dont vous ne vous "
+        "servez plus. Écrivez à l'équipe du matériel.\n",
+        encoding="utf-8",
+    )
+    bot.ingest(["."])
+    assert retriever.lexical_share(FRENCH_QUESTION) == 1.0

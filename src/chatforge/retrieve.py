@@ -18,6 +18,7 @@ import numpy as np
 from chatforge.config import RetrieveSettings
 from chatforge.embed import Embedder
 from chatforge.errors import ChatforgeError
+from chatforge.languages import SURE, detect
 from chatforge.schema import Hit
 from chatforge.store.sqlite import SQLiteStore
 
@@ -153,7 +154,10 @@ class Retriever:
         if s.lexical:
             # After the embedding, not beside it: a third busy thread on a 2-core machine stalls
             # torch's own threads, which costs more than BM25 takes.
-            rankings.append((self.store.lexical(query, depth, glob), s.lexical_weight))
+            weight = s.lexical_weight
+            if s.dense and s.dense_weight > 0:
+                weight *= self.lexical_share(query)
+            rankings.append((self.store.lexical(query, depth, glob), weight))
         if len(rankings) == 1:
             # One half alone keeps its own scores (cosine or BM25), which mean something.
             scored = rankings[0][0]
@@ -166,3 +170,14 @@ class Retriever:
             picks = mmr(qvec, self.store.vectors_for([i for i, _ in pool]), k, s.mmr_lambda)
             scored = [pool[p] for p in picks]
         return self.store.hits(scored[:k])
+
+    def lexical_share(self, query: str) -> float:
+        """1, or 0 when the question is surely in a language none of the stored chunks is in.
+
+        BM25 matches words, so across languages it matches only names, commands and loanwords
+        ("Debian", "apt"): a French question over an English-only bot drew the hybrid below
+        its multilingual dense half, which understands the question. A question whose language
+        is unsure (a few words of jargon) keeps BM25, where it is the half that helps."""
+        lang, prob = detect(query)
+        stored = self.store.languages()
+        return 0.0 if prob >= SURE and lang and stored and lang not in stored else 1.0
