@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from chatforge.store.transaction import immediate
 
 
 class SideConnection:
@@ -24,17 +25,9 @@ class SideConnection:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT under the lock, rolled back on any error."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A short write transaction on this connection (see `transaction.immediate`)."""
+        return immediate(self.db, self.lock)
 
     def read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with self.lock:

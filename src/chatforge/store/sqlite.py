@@ -30,6 +30,7 @@ from chatforge.store.chunk_terms import analyse, m002_chunk_languages
 from chatforge.store.faiss_index import VectorIndex
 from chatforge.store.keyword_index import KeywordIndex, QueryTokenizer
 from chatforge.store.migrations import execute_all, migrate, migration
+from chatforge.store.transaction import immediate
 
 log = logging.getLogger("chatforge.store")
 
@@ -134,8 +135,8 @@ class SQLiteStore:
         with self._lock:
             return migrate(self.db, namespace)
 
-    def transaction(self) -> _Transaction:
-        return _Transaction(self)
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.db, self._lock)
 
     def generation(self) -> int:
         return int(self.meta("generation") or 0)
@@ -474,21 +475,3 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.db.close()
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (a killed process rolls back too)."""
-
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.store._lock.acquire()
-        self.store.db.execute("BEGIN IMMEDIATE")
-        return self.store.db
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        try:
-            self.store.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self.store._lock.release()
