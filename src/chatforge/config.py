@@ -191,9 +191,8 @@ class ChatSettings(Section):
         0.08,
         ge=0,
         le=2,
-        description="passages whose nearness to the question (text and headings together) is "
-        "more than this below the best passage's are left out of the model's prompt (2 keeps "
-        "every passage that reaches min_score)",
+        description="passages whose similarity is more than this below the best passage's are "
+        "left out of the model's prompt (2 keeps every passage that reaches min_score)",
     )
     condense: bool = Field(
         True, description="rewrite follow-up questions into standalone ones before retrieval"

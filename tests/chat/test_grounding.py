@@ -8,8 +8,8 @@ the model and verified, never the 135M model's wording.
 from __future__ import annotations
 
 from chatforge.chat.answer import Answer, Source, citation_pairs
-from chatforge.chat.extractive import extractive_answer, heading_scores
-from chatforge.chat.passages import clean, clean_units, is_injection, near_the_best
+from chatforge.chat.extractive import extractive_answer
+from chatforge.chat.passages import clean, clean_units, is_injection
 from chatforge.chat.verify import check_answer, verify_citations
 from chatforge.schema import Hit
 
@@ -171,9 +171,6 @@ def test_a_passages_own_heading_counts_beside_its_whole_trail(bot):
     answer.relevance = 0.631
     question = "why would I pick debian over ubuntu or fedora"
     assert bot.chat.passage_to_quote(question, [intro, answer]) is answer
-    # A prompt leads with the passage a quote would cite: the model cites what it reads first.
-    scores = heading_scores(question, [intro, answer], bot.embedder)
-    assert near_the_best([intro, answer], scores, 2.0) == [answer, intro]
 
 
 def test_a_recalled_memory_holds_a_sentence_by_its_words_and_numbers():

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from chatforge.chat import style
 from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
-from chatforge.chat.extractive import extractive_answer, heading_scores, passage_to_quote
+from chatforge.chat.extractive import extractive_answer, passage_to_quote
 from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
 from chatforge.chat.passages import clean_sources, compress, drop_headings, near_the_best
 from chatforge.chat.personal import answer_from_memory, personal_question
@@ -269,13 +269,11 @@ class ChatEngine:
         return condense(self.llm, turn.question, turn.history)
 
     def retrieve(self, query: str, mode: GroundedMode) -> list[Source]:
-        """The relevant passages; for a prompt, only those near the best one (`chat.score_gap`),
-        the best first."""
+        """The relevant passages; for a prompt, only those near the best one (`chat.score_gap`)."""
         sources = self.relevant_sources(query)
-        if mode != "generate" or len(sources) < 2:
-            return sources
-        scores = heading_scores(query, sources, self.embedder)
-        return near_the_best(sources, scores, self.settings.chat.score_gap)
+        return (
+            near_the_best(sources, self.settings.chat.score_gap) if mode == "generate" else sources
+        )
 
     def relevant_sources(self, query: str) -> list[Source]:
         """Retrieved passages whose cosine to the query reaches chat.min_score, in rank order."""
