@@ -94,6 +94,37 @@ def test_personal_questions_are_answered_from_memory_in_every_mode(default_bot, 
     assert answer.prompt is None and answer.usage["completion_tokens"] == 0
 
 
+def test_what_the_user_calls_my_thing_is_answered_and_superseded(default_bot):
+    """ "my locker code", "mon numéro de client": any thing the user names is a slot."""
+    bot = default_bot
+    bot.ask("Remember that my locker code is 4312.", user="kim")
+    code = bot.ask("What is my locker code?", user="kim")
+    assert (code.mode, code.text) == ("memory", 'You told me: "my locker code is 4312".')
+    bot.ask("Remember that my locker code is now 5555.", user="kim")
+    assert "5555" in bot.ask("what's my current locker code?", user="kim").text
+    texts = [
+        (m.text, m.superseded_by is None) for m in bot.memory.list("kim", include_history=True)
+    ]
+    assert texts == [("my locker code is now 5555", True), ("my locker code is 4312", False)]
+    bot.ask("Remember that my favourite store is Marseille.", user="kim")
+    store = bot.ask("Which store is my favourite?", user="kim")
+    assert store.mode == "memory" and "Marseille" in store.text
+    bot.ask("Souviens-toi que mon numéro de client est 88217.", user="kim")
+    client = bot.ask("Quel est mon numéro de client ?", user="kim")
+    assert client.text == "Vous m'avez dit : « mon numéro de client est 88217 »."
+
+
+def test_a_thing_no_memory_names_is_looked_up_in_the_documents(default_bot):
+    """A personal-notes bot may hold "my ..." in its documents: only a memory that names the
+    thing takes the question off the documents' path."""
+    bot = default_bot
+    answer = bot.ask("What is my widget config path?", user="noa")
+    assert answer.mode != "memory" and any("widget.conf" in s.shown for s in answer.sources)
+    assert not bot.chat.about_user("Quel est mon chemin de configuration ?", "noa")
+    bot.ask("Retiens que mon chemin de configuration est /srv/w.conf.", user="noa")
+    assert bot.chat.about_user("Quel est mon chemin de configuration ?", "noa")
+
+
 def test_a_bot_without_documents_answers_personal_questions_too(empty_bot):
     empty_bot.ask("I work at the harbour.", user="quinn")
     answer = empty_bot.ask("Where do I work?", user="quinn")

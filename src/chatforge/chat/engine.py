@@ -28,7 +28,7 @@ from chatforge.chat.conversations import new_conversation_id
 from chatforge.chat.extractive import extractive_answer, passage_to_quote
 from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
 from chatforge.chat.passages import clean_sources, compress, drop_headings, near_the_best
-from chatforge.chat.personal import answer_from_memory, personal_question
+from chatforge.chat.personal import PersonalQuestion, answer_from_memory, personal_question
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
 from chatforge.chat.stream import AnswerStream, elapsed_ms, timed
@@ -168,7 +168,11 @@ class ChatEngine:
         returns, so bad input fails here rather than in the middle of the stream. In chat.mode
         agent the agent answers, but for a turn `about_user`: that takes the memory path.
         """
-        if self.settings.chat.mode == "agent" and self.agent and not self.about_user(question):
+        if (
+            self.settings.chat.mode == "agent"
+            and self.agent
+            and not self.about_user(question, user)
+        ):
             return self.agent(self, question, user, conversation_id, history, save=save)
         options = self.options(**gen)
         prepared = self.prepare(
@@ -204,7 +208,7 @@ class ChatEngine:
             check_room(self.llm, turn.question, system_prompt=system_prompt, max_tokens=max_tokens)
         enabled = self.settings.memory.enabled
         fact = remember_request(turn.question) if enabled else None
-        personal = personal_question(turn.question) if enabled and fact is None else None
+        personal = self.personal(turn.question, turn.user) if fact is None else None
         timings = {"condense_ms": 0.0, "retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": 0.0}
         query, sources, memories = turn.question, [], []
         if personal is not None:
@@ -309,10 +313,18 @@ class ChatEngine:
             m.prompt_line() for m in self.memory.search(user, query, mem.recall_k, mem.min_score)
         ]
 
-    def about_user(self, question: str) -> bool:
+    def about_user(self, question: str, user: str = "local") -> bool:
         """Whether the turn states a fact to remember or asks about the user (memory on)."""
         enabled = self.settings.memory.enabled
-        return enabled and bool(remember_request(question) or personal_question(question))
+        return enabled and bool(remember_request(question) or self.personal(question, user))
+
+    def personal(self, question: str, user: str) -> PersonalQuestion | None:
+        """What `question` asks about the user, memory on; "what is my <thing>?" only where a
+        memory of `user` fills that slot."""
+        asked = personal_question(question) if self.settings.memory.enabled else None
+        if asked and asked.stated_only and not self.memory.current(user, asked.slots):
+            return None
+        return asked
 
     def decide(
         self,

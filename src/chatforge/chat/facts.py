@@ -6,10 +6,11 @@ count: "my name is Ana", "I use Debian", "I live in Lyon", "je m'appelle Ana", "
 pas que ...") is an explicit request, stored at once as said.
 
 Each fact gets a slot when it says one thing a user has only one of at a time: name, home, job,
-employer, email, age... (`SLOTS`; "favourite colour" and the like are slots too). A newer fact
-for a slot supersedes the older one (see :mod:`chatforge.chat.memory`); a fact with no slot
-("I have two cats") sits beside the others. Slots are what personal questions are answered from
-(:mod:`chatforge.chat.personal`).
+employer, email, age... (`SLOTS`; "favourite colour" and the like are slots too). A fact that
+starts "my <thing> is ..." ("my locker code is 4312", "mon numéro de client est 88217") fills
+the slot of that thing ("locker code"). A newer fact for a slot supersedes the older one (see
+:mod:`chatforge.chat.memory`); a fact with no slot ("I have two cats") sits beside the others.
+Slots are what personal questions are answered from (:mod:`chatforge.chat.personal`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ SLOTS = (
     "timezone",
     "team",
 )
-"""Fixed slots; "favourite <thing>" slots are made from what the user names."""
+"""Fixed slots; "favourite <thing>" and "my <thing>" slots are made from what the user names."""
 
 MAX_FACT_CHARS = 300
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
@@ -100,6 +101,14 @@ _FAVOURITE = re.compile(
     r"|\b(?:mon|ma|mes)\s+(?P<chose>[\w-]+)\s+préférée?s?\s+(?:est|sont|c'est)\s+\S",
     re.I,
 )
+THING = r"[\w'-]+(?:\s+[\w'-]+){0,3}?"
+"""What "my <thing>" names: one to four words."""
+_MY_THING = re.compile(
+    rf"^\W*(?:that\s+)?my\s+(?P<thing>{THING})\s+(?:is|are)\s+\S"
+    rf"|^\W*(?:que\s+)?(?:mon|ma|mes)\s+(?P<chose>{THING})\s+(?:est|sont|c'est)\s+\S",
+    re.I,
+)
+_NOW_WORDS = {"current", "new", "present", "actuel", "actuelle", "nouveau", "nouvel", "nouvelle"}
 _SLOT_RULES = _rules(
     ("surname", r"\bmy\s+(?:last|family|sur)\s*name\s+is\s+\S"),
     ("surname", r"\bmon\s+nom\s+de\s+famille\s+(?:est|c'est)\s+\S"),
@@ -211,9 +220,18 @@ def remember_request(text: str) -> str | None:
 
 
 def slot_of(text: str) -> str | None:
-    """The slot a fact fills ("name", "home", "favourite colour"...), or None for a free fact."""
+    """The slot a fact fills ("name", "home", "favourite colour", "locker code"...), or None
+    for a free fact ("I have two cats")."""
     found = _match(normalize(text))
-    return found[0] if found else None
+    if found and found[0]:
+        return found[0]
+    mine = _MY_THING.match(normalize(text))
+    return thing_slot(mine.group("thing") or mine.group("chose")) if mine else None
+
+
+def thing_slot(thing: str) -> str:
+    """The slot of "my <thing>", spelled one way: "my new Locker  code" fills "locker code"."""
+    return " ".join(w for w in thing.lower().split() if w not in _NOW_WORDS)
 
 
 def is_question(sentence: str) -> bool:

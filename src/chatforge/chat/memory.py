@@ -73,6 +73,18 @@ def m003_slot(db: sqlite3.Connection) -> None:
     )
 
 
+@migration("memory")
+def m004_thing_slots(db: sqlite3.Connection) -> None:
+    """Memories that say "my <thing> is ..." get the slot of that thing, as new ones do."""
+    rows = db.execute(
+        "SELECT id, text FROM memories WHERE kind != 'summary' AND slot IS NULL"
+    ).fetchall()
+    db.executemany(
+        "UPDATE memories SET slot = ? WHERE id = ?",
+        [(slot, i) for i, text in rows if (slot := slot_of(text))],
+    )
+
+
 KINDS = ("fact", "explicit", "summary", "note")
 _COLUMNS = "id, user_id, kind, text, conversation_id, created_at, updated_at, superseded_by, slot"
 

@@ -13,7 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chatforge.chat.facts import extract_slotted, favourite_slot, is_question, normalize
+from chatforge.chat.facts import (
+    THING,
+    extract_slotted,
+    favourite_slot,
+    is_question,
+    normalize,
+    thing_slot,
+)
 
 if TYPE_CHECKING:
     from chatforge.chat.memory import MemoryStore
@@ -153,6 +160,21 @@ _FAVOURITE = {
     ),
     "fr": re.compile(_QUEL + r"([\w-]+)\s+préférée?s?\b", re.I),
 }
+_WHICH_FAVOURITE = {
+    "en": re.compile(r"\b(?:what|which)\s+([\w-]+(?:\s+[\w-]+)?)\s+is\s+my\s+favou?rite\b", re.I),
+    "fr": re.compile(
+        r"\bquel(?:le)?s?\s+([\w-]+)\s+(?:est|sont)\s+(?:mon|ma|mes)\s+préférée?s?\b", re.I
+    ),
+}
+_MY_THING = {
+    "en": re.compile(
+        rf"^\W*(?:what|which)(?:'s|\s+is|\s+are|\s+was)\s+my\s+({THING})\s*\?*\s*$", re.I
+    ),
+    "fr": re.compile(
+        rf"^\W*(?:quel(?:le)?s?\s+(?:est|sont)|c'est\s+quoi)\s+(?:mon|ma|mes)\s+({THING})\s*\?*\s*$",
+        re.I,
+    ),
+}
 _ASKS = re.compile(
     r"^\s*(?:tell\s+me|remind\s+me|dis-moi|dites-moi|rappelle-moi|rappelez-moi)\b", re.I
 )
@@ -165,6 +187,9 @@ class PersonalQuestion:
 
     slots: tuple[str, ...]
     language: str
+    stated_only: bool = False
+    """A "what is my <thing>?" question: about the user only where a memory fills its slot (a
+    personal-notes bot may hold "my wifi password" in its documents)."""
 
 
 def personal_question(text: str) -> PersonalQuestion | None:
@@ -181,6 +206,14 @@ def personal_question(text: str) -> PersonalQuestion | None:
     for slots, language, pattern in _RULES:
         if pattern.search(text):
             return PersonalQuestion(slots, language)
+    for language, pattern in _WHICH_FAVOURITE.items():
+        m = pattern.search(text)
+        if m:
+            return PersonalQuestion((favourite_slot(m.group(1)),), language)
+    for language, pattern in _MY_THING.items():
+        m = pattern.search(text)
+        if m:
+            return PersonalQuestion((thing_slot(m.group(1)),), language, stated_only=True)
     return None
 
 
