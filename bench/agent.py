@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import shutil
 import socket
 import statistics
@@ -45,8 +46,17 @@ def build_bot(folder: Path, model: str) -> Any:
 
 
 def succeeded(text: str, expect: list[str]) -> bool:
-    norm = text.lower().replace(",", ".").replace("\u202f", "").replace(" ", "")
-    return any(e.lower().replace(" ", "") in norm for e in expect)
+    """Whether `text` states one of the expected values: a number as a whole number of the
+    text ("9" is not in "19" nor in "9.5"; "17.50" states "17.5"), a word or date as a word."""
+    norm = text.lower().replace("\u202f", "").replace("\xa0", "")
+    values = {float(n.replace(",", ".")) for n in re.findall(r"(?<![\d-])\d+(?:[.,]\d+)?", norm)}
+    for e in expect:
+        if re.fullmatch(r"\d+(?:\.\d+)?", e):
+            if float(e) in values:
+                return True
+        elif re.search(rf"(?<!\w){re.escape(e.lower())}(?!\w)", norm):
+            return True
+    return False
 
 
 def run_chatforge(bot: Any, task: dict[str, Any], user: str) -> dict[str, Any]:

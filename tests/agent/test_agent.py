@@ -208,3 +208,55 @@ def test_the_question_is_searched_first_and_a_computation_is_the_last_call(agent
     computed = [i for i, s in enumerate(answer.steps) if s["tool"] in ("calculator", "date")]
     assert all(i == len(answer.steps) - 1 for i in computed if not answer.steps[i]["error"])
     assert answer.text.strip()
+
+
+def _scripted(monkeypatch, llm, replies):
+    """The model's replies, in order; returns what it was shown: (last message, schema)."""
+    from chatforge.llm.base import Generation
+
+    replies, seen = iter(replies), []
+
+    def generate(messages, options):
+        seen.append((messages[-1]["content"], json.loads(options.json_schema)))
+        return Generation(next(replies), 10, 10, "stop")
+
+    monkeypatch.setattr(llm, "generate", generate)
+    return seen
+
+
+def test_a_number_no_result_gives_is_computed_by_a_tool_before_the_answer(agent_bot, monkeypatch):
+    """The model's replies are scripted: whether the real model works a sum out in its head
+    depends on the prompt of the day, and this drives the loop through the check under test.
+    The bot, its tools and the answer's verification are real."""
+    seen = _scripted(
+        monkeypatch,
+        agent_bot.chat.llm,
+        [
+            '{"answer": "They cost 12.50 + 7.25 = 29.75 euros together [1]."}',
+            '{"tool": "calculator", "arguments": {"expression": "12.50 + 7.25"}}',
+            '{"answer": "They cost 19.75 euros together [1]."}',
+        ],
+    )
+    answer = agent_bot.ask("What do one widget and one gadget cost together?")
+    assert [s["tool"] for s in answer.steps] == ["search", "calculator"]
+    assert seen[1][0].startswith("Your answer states 29.75, which no result above gives.")
+    assert {c["properties"]["tool"]["const"] for c in seen[1][1]["oneOf"]} == {"calculator", "date"}
+    assert "19.75" in answer.text and "29.75" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "miscopied"),
+    [
+        ("What date is 30 days after the widget delivery?", '{"answer": "2025-04-16 [1]."}'),
+        ("Quelle date tombe 30 jours après la livraison ?", '{"answer": "Le 2025-04-03 [1]."}'),
+    ],
+)
+def test_an_answer_that_misstates_a_computed_date_gives_the_computation(
+    agent_bot, monkeypatch, question, miscopied
+):
+    """Scripted replies, as above: a small model miscopies "2025-04-13" often but not on cue."""
+    call = '{"tool": "date", "arguments": {"date": "2025-03-14", "add_days": 30}}'
+    _scripted(monkeypatch, agent_bot.chat.llm, [call, miscopied])
+    answer = agent_bot.ask(question)
+    assert [s["tool"] for s in answer.steps] == ["search", "date"]
+    assert answer.text == "2025-04-13 (Sunday)"

@@ -13,6 +13,8 @@ passage's quote, or the result of a last calculator or date call.
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +27,7 @@ from chatforge.chat.facts import language_of
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.tidy import cite, tidy
 from chatforge.chat.turn import PreparedTurn, Turn
-from chatforge.chat.verify import SentenceCheck, held_by, numbers
+from chatforge.chat.verify import SentenceCheck, held_by, numbers, written_numbers
 from chatforge.llm.base import GenOptions
 
 if TYPE_CHECKING:
@@ -38,7 +40,8 @@ Tools:
 {tools}
 {first}When the question asks for a total, a sum, a difference or the price of several items, \
 call calculator with the numbers the results give; when it asks for a date before or after \
-another, call date. Otherwise answer as soon as the results hold the answer; search again with \
+another, or for a day of the week, call date; when it asks which documents you hold, call \
+documents. Otherwise answer as soon as the results hold the answer; search again with \
 other words only when they miss it. Cite a passage you use by its number, as [1]. Answer in \
 the language of the question.
 Example, for "When does the shop open?":
@@ -74,6 +77,10 @@ COMPUTES = ("calculator", "date")
 """Tools whose one call does the whole computation (an expression, a date and its offset): the
 step after one may only answer, or a small model goes on feeding each result back in."""
 FOLLOW = "Reply with the next tool call, or with the answer if the results above give it."
+COMPUTE = """Your answer states {numbers}, which no result above gives. Compute it from the \
+numbers in the results: call calculator with the expression, or date with the date and the days \
+to add."""
+_DECIMAL = re.compile(r"-?\d+(?:[.,]\d+)?")
 CUT = "\n[cut: {shown} of {total} characters shown]"
 
 
@@ -148,7 +155,7 @@ class Agent:
 
         A fact to remember or a question about the user goes the chat's own way (stored and
         confirmed, answered from memory), as in every other mode."""
-        if self.engine.about_user(question):
+        if self.engine.about_user(question, user):
             yield self.engine.ask(question, user, conversation_id, history, save=self.save)
             return
         started = time.perf_counter()
@@ -167,6 +174,8 @@ class Agent:
             yield steps[-1]
             messages += self._after(steps, json.dumps(call), turn.question, started)
         may_call, text, limit = True, None, ""
+        computes = [tools[n] for n in COMPUTES if n in tools]
+        checked = not computes  # an answer's numbers are checked once, when it may compute
         while text is None:
             limit = self._limit(len(steps), started)
             if limit and not steps:
@@ -178,7 +187,23 @@ class Agent:
             reply, call = self._ask(messages, schema, usage)
             if "answer" in call:
                 text = str(call["answer"]).strip() or None
-                break
+                computed = any(s.tool in COMPUTES and not s.error for s in steps)
+                unheld = (
+                    []
+                    if checked or computed or limit
+                    else unheld_numbers(text, steps, turn.question)
+                )
+                checked = True
+                if not unheld:
+                    break
+                # a number no result gives was worked out in the model's head: have a tool
+                # compute it, then answer again
+                messages += [
+                    {"role": "assistant", "content": reply},
+                    {"role": "user", "content": COMPUTE.format(numbers=", ".join(unheld))},
+                ]
+                reply, call = self._ask(messages, step_schema(computes, answer=False), usage)
+                text = None
             step = self._call(tools, call, len(steps) + 1)
             repeated = any((s.tool, s.arguments) == (step.tool, step.arguments) for s in steps)
             steps.append(step)
@@ -291,8 +316,14 @@ class Agent:
             recalled = "\n".join(s.result for s in steps if s.tool == "recall" and not s.error)
             check.unsupported = [u for u in check.unsupported if not held_by(u, recalled)]
             last = steps[-1] if steps else None
-            if not text and last and last.tool in COMPUTES and not last.error:
-                text = last.result  # only the question restated: the computation answers
+            if last and (last.tool not in COMPUTES or last.error):
+                last = None  # the computation the answer must state, if any
+            if last and not states(text, last):
+                # only the question restated, or a value other than the computation's own (a
+                # small model miscopies "2025-04-11"): the computation answers
+                text, check = computation(last), SentenceCheck()
+            elif last:  # what the sentences stating the computed value say, the tool holds
+                check.unsupported = [u for u in check.unsupported if not states(u, last)]
             elif not text or check.holds_nothing:  # as in chat: the verified quote, marked
                 text = extractive_answer([engine.passage_to_quote(turn.question, sources)])
                 check, replaced = engine.verify(text, sources, checked=False), True
@@ -325,6 +356,33 @@ class Agent:
             replaced=replaced,
             steps=[s.to_dict() for s in steps],
         )
+
+
+def unheld_numbers(text: str | None, steps: Sequence[Step], question: str) -> list[str]:
+    """The numbers an answer states that neither the question nor any tool result holds."""
+    held = numbers(question).union(*(numbers(s.result) for s in steps if not s.error))
+    return [shown for digits, shown in written_numbers(text or "").items() if digits not in held]
+
+
+def states(text: str, step: Step) -> bool:
+    """Whether an answer states the value a calculator or date step computed (a number to
+    within a rounding to cents, or the ISO date)."""
+    value = step.result.split()[0]
+    if step.tool == "date":
+        return value in text
+    try:
+        want = float(value)
+    except ValueError:  # not a real number ("(1+2j)"): nothing to compare
+        return True
+    found = (float(n.replace(",", ".")) for n in _DECIMAL.findall(text))
+    return any(math.isclose(n, want, rel_tol=1e-9, abs_tol=0.0051) for n in found)
+
+
+def computation(step: Step) -> str:
+    """A computed step as an answer: the expression and its value, or the date."""
+    if step.tool == "calculator":
+        return f"{step.arguments.get('expression', '').strip()} = {step.result}"
+    return step.result
 
 
 class AgentStream(AnswerStream):

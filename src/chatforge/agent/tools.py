@@ -98,7 +98,8 @@ class Toolbox:
             ),
             Tool(
                 "date",
-                'today\'s date, or a date (YYYY-MM-DD, "" for today) plus add_days days',
+                'a date (YYYY-MM-DD, "" for today) moved by add_days days (negative: before), '
+                "with its day of the week",
                 _object({"date": text, "add_days": {"type": "integer"}}, ["date", "add_days"]),
                 _date,
             ),

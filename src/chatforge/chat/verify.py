@@ -69,8 +69,17 @@ _LIST_ITEM = re.compile(r"^\s*\d+[.)]\s")
 def numbers(text: str) -> set[str]:
     """The numbers of `text` as digit strings ("7 341", "7,341" and "7341" are one), list
     numbering and lone digits left out: "1. Run it" or "step 2" state no fact to check."""
-    found = (re.sub(r"\D", "", m) for m in _NUMBER.findall(_LIST_ITEM.sub("", text)))
-    return {n for n in found if len(n) > 1}
+    return set(written_numbers(text))
+
+
+def written_numbers(text: str) -> dict[str, str]:
+    """`numbers(text)`, each with the first way `text` writes it ("7341": "7 341")."""
+    found: dict[str, str] = {}
+    for m in _NUMBER.findall(_LIST_ITEM.sub("", text)):
+        digits = re.sub(r"\D", "", m)
+        if len(digits) > 1:
+            found.setdefault(digits, m.strip())
+    return found
 
 
 def supported(overlap: float, similarity: float, numbers_held: bool = True) -> bool:
