@@ -7,7 +7,9 @@ LangChain tools for the peer) and the same built-in model: chatforge decodes eac
 grammar from the tools' schemas; the peer is the plain recipe, create_agent + ChatOpenAI on
 `python -m llama_cpp.server` serving the same GGUF, without a grammar.
 
-A task succeeds when one of its expected strings is in the final answer. Printed per system:
+A task succeeds when the final answer states one of its expected values (a number as a whole
+number). No expected result of a computation is a number the documents state, so an answer that
+quotes a passage never passes for one. Printed per system:
 task success, tool calls and the share valid against their schema, median steps and seconds
 per task, and the success ratio chatforge / peer.
 
