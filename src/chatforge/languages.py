@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 SAMPLE = 600
@@ -31,8 +31,12 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+@lru_cache(maxsize=256)
 def detect(text: str) -> tuple[str, float]:
-    """(language code, probability) of `text`; ("", 0.0) when it has too few letters to say."""
+    """(language code, probability) of `text`; ("", 0.0) when it has too few letters to say.
+
+    Remembered for the last texts: a search labels its question twice (the fusion's weights
+    and BM25's stemming)."""
     sample = text[:SAMPLE]
     if sum(c.isalpha() for c in sample) < MIN_LETTERS:
         return "", 0.0
