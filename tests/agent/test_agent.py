@@ -232,7 +232,7 @@ def test_a_number_no_result_gives_is_computed_by_a_tool_before_the_answer(agent_
         monkeypatch,
         agent_bot.chat.llm,
         [
-            '{"answer": "They cost 12.50 + 7.25 = 29.75 euros together [1]."}',
+            '{"answer": "They cost 29.75 euros together [1]."}',
             '{"tool": "calculator", "arguments": {"expression": "12.50 + 7.25"}}',
             '{"answer": "They cost 19.75 euros together [1]."}',
         ],
@@ -260,3 +260,30 @@ def test_an_answer_that_misstates_a_computed_date_gives_the_computation(
     answer = agent_bot.ask(question)
     assert [s["tool"] for s in answer.steps] == ["search", "date"]
     assert answer.text == "2025-04-13 (Sunday)"
+
+
+@pytest.mark.parametrize(
+    ("question", "worked", "done"),
+    [
+        (
+            "How many employees do the Lyon and Paris stores have?",
+            "Lyon and Paris have 14 + 23 = 47 employees [1].",
+            "Lyon and Paris have 14 + 23 = 37 employees [1].",
+        ),
+        (
+            "Combien coûtent un widget et un gadget ?",
+            "Ils coûtent 12,50 € + 7,25 € = 20,75 € [1].",
+            "Ils coûtent 12,50 € + 7,25 € = 19,75 € [1].",
+        ),
+    ],
+)
+def test_a_sum_the_answer_works_out_is_done_again_by_the_calculator(
+    agent_bot, monkeypatch, question, worked, done
+):
+    """Scripted replies, as above: the model's own arithmetic is what is under test."""
+    seen = _scripted(monkeypatch, agent_bot.chat.llm, [json.dumps({"answer": worked})])
+    answer = agent_bot.ask(question)
+    assert len(seen) == 1  # no model call beyond the answer
+    assert [s["tool"] for s in answer.steps] == ["search", "calculator"]
+    assert answer.steps[1]["arguments"]["expression"] in ("14 + 23", "12.50 + 7.25")
+    assert answer.text == done

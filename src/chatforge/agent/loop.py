@@ -17,13 +17,14 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from chatforge.agent.tools import Tool, Toolbox
+from chatforge.agent.tools import NO_MEMORY, Tool, Toolbox
 from chatforge.chat.answer import Answer
 from chatforge.chat.extractive import extractive_answer
 from chatforge.chat.facts import language_of
+from chatforge.chat.prompt import REPLY_IN
 from chatforge.chat.stream import AnswerStream, elapsed_ms
 from chatforge.chat.tidy import cite, tidy
 from chatforge.chat.turn import PreparedTurn, Turn
@@ -80,6 +81,12 @@ FOLLOW = "Reply with the next tool call, or with the answer if the results above
 COMPUTE = """Your answer states {numbers}, which no result above gives. Compute it from the \
 numbers in the results: call calculator with the expression, or date with the date and the days \
 to add."""
+_OPERAND = re.compile(r"\d+(?:[.,]\d+)?")
+_UNIT = re.compile(r"[^\W\d_]+|[€$£%]")
+_TERM = r"[(]?\s*\d+(?:[.,]\d+)?(?:\s*(?:[^\W\d_]{1,12}|[€$£]))?\s*[)]?"
+_WORKED = re.compile(
+    rf"(?P<expression>{_TERM}(?:\s*[-+*/×]\s*{_TERM})+)\s*=\s*(?P<result>\d+(?:[.,]\d+)?)"
+)
 _DECIMAL = re.compile(r"-?\d+(?:[.,]\d+)?")
 CUT = "\n[cut: {shown} of {total} characters shown]"
 
@@ -169,9 +176,10 @@ class Agent:
         messages.append({"role": "user", "content": turn.question})
         steps: list[Step] = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
-        for call in self._first_calls(tools, turn, started):
-            steps.append(self._call(tools, call, len(steps) + 1))
-            yield steps[-1]
+        for step in self._first_steps(tools, turn, started):
+            steps.append(step)
+            yield step
+            call = {"tool": step.tool, "arguments": step.arguments}
             messages += self._after(steps, json.dumps(call), turn.question, started)
         may_call, text, limit = True, None, ""
         computes = [tools[n] for n in COMPUTES if n in tools]
@@ -187,17 +195,26 @@ class Agent:
             reply, call = self._ask(messages, schema, usage)
             if "answer" in call:
                 text = str(call["answer"]).strip() or None
-                computed = any(s.tool in COMPUTES and not s.error for s in steps)
-                unheld = (
-                    []
-                    if checked or computed or limit
-                    else unheld_numbers(text, steps, turn.question)
+                computed = (
+                    checked or limit or any(s.tool in COMPUTES and not s.error for s in steps)
                 )
+                if text and not computed and "calculator" in tools:
+                    # "12.50 + 7.25 = 29.75": the model's own sums are done again by the tool
+                    for expression, (start, end) in reversed(worked_sums(text)):
+                        call = {"tool": "calculator", "arguments": {"expression": expression}}
+                        steps.append(self._call(tools, call, len(steps) + 1))
+                        yield steps[-1]
+                        if not steps[-1].error:
+                            value = steps[-1].result  # written as the answer writes decimals
+                            value = value.replace(".", ",") if "," in text[start:end] else value
+                            text = text[:start] + value + text[end:]
+                    computed = any(s.tool in COMPUTES and not s.error for s in steps)
+                unheld = [] if computed else unheld_numbers(text, steps, turn.question)
                 checked = True
                 if not unheld:
                     break
-                # a number no result gives was worked out in the model's head: have a tool
-                # compute it, then answer again
+                # a number no result gives was worked out in the model's head: a tool computes
+                # it (the only step allowed), then the model answers again
                 messages += [
                     {"role": "assistant", "content": reply},
                     {"role": "user", "content": COMPUTE.format(numbers=", ".join(unheld))},
@@ -217,19 +234,20 @@ class Agent:
         answer.limit = "" if stopped else limit
         yield answer
 
-    def _first_calls(
-        self, tools: dict[str, Tool], turn: Turn, started: float
-    ) -> list[dict[str, Any]]:
+    def _first_steps(self, tools: dict[str, Tool], turn: Turn, started: float) -> list[Step]:
         """With `agent.search_first`, the calls made for the model before its first step: a
-        search for the question, and a recall when the user has memories close to it."""
+        search for the question, and a recall kept when the user has memories close to it."""
         if not self.settings.search_first or self._limit(0, started):
             return []
-        calls = []
+        steps: list[Step] = []
         if "search" in tools:
-            calls.append({"tool": "search", "arguments": {"query": turn.question, "source": ""}})
-        if "recall" in tools and self.engine.recall(turn.user, turn.question):
-            calls.append({"tool": "recall", "arguments": {"query": turn.question}})
-        return calls[: self.settings.max_steps - 1]
+            search = {"tool": "search", "arguments": {"query": turn.question, "source": ""}}
+            steps.append(self._call(tools, search, 1))
+        if "recall" in tools:
+            recall = self._call(tools, {"tool": "recall", "arguments": {"query": turn.question}}, 2)
+            if recall.result != NO_MEMORY:
+                steps.append(replace(recall, n=len(steps) + 1))
+        return steps[: self.settings.max_steps - 1]
 
     def _after(
         self,
@@ -244,6 +262,7 @@ class Agent:
         last = self._limit(len(steps), started)
         follow = LAST.format(limit=last) if last else ANSWER_NOW if answer_only else FOLLOW
         result = NEXT.format(step=steps[-1], question=question) + follow
+        result += "\n" + REPLY_IN[language_of(question)]
         return [{"role": "assistant", "content": reply}, {"role": "user", "content": result}]
 
     def _limit(self, done: int, started: float) -> str:
@@ -356,6 +375,25 @@ class Agent:
             replaced=replaced,
             steps=[s.to_dict() for s in steps],
         )
+
+
+def _as_operand(number: str) -> str:
+    """A number as the calculator reads it: "12,50" is 12.50, "1,000" is 1000."""
+    whole, _, part = number.replace(",", ".").partition(".")
+    if not part:
+        return whole
+    return whole + part if "," in number and len(part) == 3 else f"{whole}.{part}"
+
+
+def worked_sums(text: str) -> list[tuple[str, tuple[int, int]]]:
+    """The sums an answer works out ("12.50 euros + 7.25 euros = 29.75"): each expression as
+    the calculator reads it ("12.50 + 7.25"), and where the stated result stands."""
+    found = []
+    for m in _WORKED.finditer(text):
+        bare = _UNIT.sub("", m.group("expression"))
+        expression = " ".join(_OPERAND.sub(lambda n: _as_operand(n.group()), bare).split())
+        found.append((expression, m.span("result")))
+    return found
 
 
 def unheld_numbers(text: str | None, steps: Sequence[Step], question: str) -> list[str]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chatforge.chat.engine import ChatEngine
 
 SEARCH_K = 3
+NO_MEMORY = "no memory about that"
 PASSAGE_CHARS = 400
 
 
@@ -128,9 +129,9 @@ class Toolbox:
         return "\n".join(lines)
 
     def recall(self, args: dict[str, Any]) -> str:
-        mem = self.engine.settings.memory
-        found = self.engine.memory.search(self.user, args["query"], mem.recall_k)
-        return "\n".join(f"- {m.prompt_line()}" for m in found) or "no memory about that"
+        """The memories chat would put in a prompt for this query (memory.recall_k, min_score)."""
+        found = self.engine.recall(self.user, args["query"])
+        return "\n".join(f"- {line}" for line in found) or NO_MEMORY
 
     def remember(self, args: dict[str, Any]) -> str:
         fact = args["fact"].strip()
