@@ -202,3 +202,42 @@ def test_relevance_reads_both_models_on_one_scale(e5, embedder):
     question = e5.encode_query("Comment désinstaller le paquet ?")
     answer = e5.encode(["Pour désinstaller le paquet, lancez apt purge."])[0]
     assert e5.relevance(float(question @ answer)) > 0.25  # above chat.min_score
+
+
+def test_a_french_faq_prompt_leads_with_the_section_its_question_heading_names(e5):
+    """The order a French FAQ bot (E5, `init --language fr`) gives a prompt's passages: the
+    section whose heading is the question first, though its text is a little further."""
+    from chatforge.chat.answer import Source
+    from chatforge.chat.extractive import heading_scores
+    from chatforge.chat.passages import near_the_best
+    from chatforge.schema import Hit
+
+    chapter = "Chapitre 3. Choisir une distribution Debian"
+    overview = "Chapitre 1. Définitions et vue d'ensemble"
+    own = (
+        "1.5. Quelle est la différence entre Debian GNU/Linux et les autres distributions ? "
+        "Pourquoi choisir Debian plutôt qu'une autre distribution ?"
+    )
+    intro = Source(
+        1,
+        Hit("Il existe plusieurs distributions Debian.", 0.5, "a.md", chapter, chapter, 0, 1, 1, 1),
+        0.685,
+    )
+    answer = Source(
+        2,
+        Hit(
+            "Debian a une spécification étendue.",
+            0.5,
+            "b.md",
+            overview,
+            f"{overview} > {own}",
+            0,
+            1,
+            2,
+            2,
+        ),
+        0.631,
+    )
+    question = "pourquoi prendre debian plutôt qu'ubuntu ou fedora"
+    scores = heading_scores(question, [intro, answer], e5)
+    assert near_the_best([intro, answer], 2.0, scores) == [answer, intro]

@@ -7,6 +7,8 @@ the model and verified, never the 135M model's wording.
 
 from __future__ import annotations
 
+import pytest
+
 from chatforge.chat.answer import Answer, Source, citation_pairs
 from chatforge.chat.extractive import extractive_answer
 from chatforge.chat.passages import clean, clean_units, is_injection
@@ -171,6 +173,54 @@ def test_a_passages_own_heading_counts_beside_its_whole_trail(bot):
     answer.relevance = 0.631
     question = "why would I pick debian over ubuntu or fedora"
     assert bot.chat.passage_to_quote(question, [intro, answer]) is answer
+
+
+def _pair(intro_heading, intro_text, own_heading, answer_text, trail):
+    intro = _source(1, intro_text, intro_heading, intro_heading)
+    answer = _source(2, answer_text, trail, f"{trail} > {own_heading}")
+    intro.relevance, answer.relevance = 0.685, 0.631
+    return intro, answer
+
+
+@pytest.mark.parametrize(
+    ("question", "pair"),
+    [
+        (
+            "why would I pick debian over ubuntu or fedora",
+            _pair(
+                "Chapter 3. Choosing a Debian distribution",
+                "There are many Debian distributions.",
+                "1.5. What is the difference between Debian GNU/Linux and other Linux "
+                "distributions? Why should I choose Debian over some other distribution?",
+                "Debian has an extensive specification.",
+                "Chapter 1. Definitions and overview",
+            ),
+        ),
+    ],
+)
+def test_a_prompt_leads_with_the_passage_a_question_heading_names(bot, monkeypatch, question, pair):
+    """The bot's search is replaced by two made passages: the sample corpus has no FAQ, and
+    what is under test is the order of a prompt's passages. The model cites what it reads
+    first, so the section whose heading is the question leads, as a quote would pick it."""
+    intro, answer = pair
+    monkeypatch.setattr(bot.chat, "relevant_sources", lambda query: [intro, answer])
+    monkeypatch.setattr(bot.settings.chat, "score_gap", 2.0)
+    assert bot.chat.retrieve(question, "generate") == [answer, intro]
+    assert bot.chat.retrieve(question, "extractive") == [intro, answer]
+
+
+def test_topic_headings_keep_retrievals_order_in_a_prompt(bot, monkeypatch):
+    """Made passages, as above: a one-word topic ("Réseau") says too little to outvote the
+    text, so a bot without question headings keeps rank order and the relevance gap."""
+    text = "Pour désinstaller le gadget, utilisez apt purge."
+    uninstall = _source(1, text, "Installation", "Installation > Désinstallation")
+    port = _source(2, "Le port se règle dans /etc/widget/widget.conf.", "Réseau", "Réseau")
+    uninstall.relevance, port.relevance = 0.30, 0.34
+    monkeypatch.setattr(bot.chat, "relevant_sources", lambda query: [uninstall, port])
+    question = "Quel fichier faut-il modifier pour changer le port ?"
+    assert bot.chat.retrieve(question, "generate") == [uninstall, port]
+    monkeypatch.setattr(bot.settings.chat, "score_gap", 0.02)
+    assert bot.chat.retrieve(question, "generate") == [port]
 
 
 def test_a_recalled_memory_holds_a_sentence_by_its_words_and_numbers():

@@ -25,8 +25,19 @@ from typing import TYPE_CHECKING, Any
 from chatforge.chat import style
 from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
-from chatforge.chat.extractive import extractive_answer, passage_to_quote
-from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
+from chatforge.chat.extractive import (
+    extractive_answer,
+    heading_scores,
+    own_heading,
+    passage_to_quote,
+)
+from chatforge.chat.facts import (
+    extract_facts,
+    is_question,
+    language_of,
+    only_facts,
+    remember_request,
+)
 from chatforge.chat.passages import clean_sources, compress, drop_headings, near_the_best
 from chatforge.chat.personal import PersonalQuestion, answer_from_memory, personal_question
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
@@ -273,11 +284,20 @@ class ChatEngine:
         return condense(self.llm, turn.question, turn.history)
 
     def retrieve(self, query: str, mode: GroundedMode) -> list[Source]:
-        """The relevant passages; for a prompt, only those near the best one (`chat.score_gap`)."""
+        """The relevant passages; for a prompt, only those near the best one (`chat.score_gap`).
+
+        Where a passage's own heading is a question (a FAQ), the passages are weighed by their
+        text and headings together, as a quote is picked, and the best comes first: the model
+        cites what it reads first (bench/answers.py: citation precision on the Debian FAQ).
+        Topic headings ("Réseau") say too little to outvote the text: passages under them keep
+        retrieval's rank order and are cut by relevance alone."""
         sources = self.relevant_sources(query)
-        return (
-            near_the_best(sources, self.settings.chat.score_gap) if mode == "generate" else sources
-        )
+        if mode != "generate":
+            return sources
+        gap = self.settings.chat.score_gap
+        if not any(is_question(own_heading(s)) for s in sources):
+            return near_the_best(sources, gap)
+        return near_the_best(sources, gap, heading_scores(query, sources, self.embedder))
 
     def relevant_sources(self, query: str) -> list[Source]:
         """Retrieved passages whose cosine to the query reaches chat.min_score, in rank order."""

@@ -39,22 +39,34 @@ def extractive_answer(sources: list[Source], max_words: int = EXTRACT_WORDS) -> 
     return f"{text}\n[{best.n}]" if text.endswith("\n") or kept[-1].code else f"{text} [{best.n}]"
 
 
-def passage_to_quote(query: str, sources: list[Source], embedder: Embedder) -> Source:
-    """The passage whose text and headings together are closest to the query.
+def heading_scores(query: str, sources: list[Source], embedder: Embedder) -> list[float]:
+    """How near each passage is to the query, its text and headings together (a mean of
+    cosines, on the scale of `Source.relevance`).
 
     A heading says what its passage answers (a FAQ's question, a manual's topic), so it
     picks the right passage among close candidates more often than the fusion rank alone
     (bench/answers.py: users' own wordings of FAQ questions). The passage's own heading
     counts again on its own, beside the whole trail, which picks the labelled section more
-    often than the trail alone. Ties keep retrieval's order.
+    often than the trail alone.
     """
     qvec = embedder.encode_query(query)
     trails = [f"{s.hit.title} {s.hit.section}" for s in sources]
-    own = [s.hit.section.rsplit(" > ", 1)[-1] or s.hit.title for s in sources]
+    own = [own_heading(s) for s in sources]
     near = embedder.relevance(embedder.encode_recurring([*trails, *own]) @ qvec)
     n = len(sources)
-    scores = [s.relevance + near[i] + near[n + i] for i, s in enumerate(sources)]
-    return sources[max(range(n), key=scores.__getitem__)]
+    return [float(s.relevance + near[i] + near[n + i]) / 3 for i, s in enumerate(sources)]
+
+
+def own_heading(source: Source) -> str:
+    """The heading right above a passage (the last of its trail), or its document's title."""
+    return source.hit.section.rsplit(" > ", 1)[-1] or source.hit.title
+
+
+def passage_to_quote(query: str, sources: list[Source], embedder: Embedder) -> Source:
+    """The passage whose text and headings together are closest to the query (ties keep
+    retrieval's order)."""
+    scores = heading_scores(query, sources, embedder)
+    return sources[max(range(len(sources)), key=scores.__getitem__)]
 
 
 def _in_heading(sentence: str, heading: str) -> bool:

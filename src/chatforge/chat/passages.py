@@ -249,8 +249,11 @@ def compress(
         src.text = join_units([units[i] for i in sorted(keep)])
 
 
-def near_the_best(sources: list[Source], gap: float) -> list[Source]:
-    """The passages whose relevance lies within `gap` of the best one, for a prompt.
+def near_the_best(
+    sources: list[Source], gap: float, scores: list[float] | None = None
+) -> list[Source]:
+    """The passages whose relevance (or score) lies within `gap` of the best one, for a
+    prompt; in rank order, or best score first.
 
     The others seldom hold the answer, distract a small model and cost prompt reading: on the
     Debian FAQ questions (bench/answers.py) the default gap shortens prompts markedly and
@@ -259,5 +262,9 @@ def near_the_best(sources: list[Source], gap: float) -> list[Source]:
     """
     if not sources:
         return sources
-    best = max(s.relevance for s in sources)
-    return [s for s in sources if s.relevance >= best - gap]
+    values = scores if scores is not None else [s.relevance for s in sources]
+    best = max(values)
+    kept = [i for i in range(len(sources)) if values[i] >= best - gap]
+    if scores is not None:
+        kept.sort(key=lambda i: -scores[i])
+    return [sources[i] for i in kept]
