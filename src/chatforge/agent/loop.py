@@ -4,10 +4,15 @@ from the tools' schemas (`step_schema`), so even a 0.5B model's calls always par
 real tool with well-typed arguments. Each result goes back to the model as a message; the loop
 stops at an answer; at `agent.max_steps` calls or `agent.max_seconds` the model is asked for
 the answer alone from what its calls found (a fixed reply says so only if it gives none, or
-made no call). The final answer is checked like any generated one: the passages its searches
-found are its sources, each [n] is verified against passage n, claims that one of them holds
-get cited, and an answer none of them holds (or only the question restated) becomes the best
-passage's quote, or the result of a last calculator or date call.
+made no call).
+
+Numbers come from tools: a small model works sums out in its head and gets them wrong. A sum an
+answer writes out ("12.50 + 7.25 = 29.75") is redone by the calculator; a number no result
+holds gets one more step, for the calculator or the date tool only; an answer after a
+computation must state its value, or the computation answers. The final answer is then checked
+like any generated one: the passages its searches found are its sources, each [n] is verified
+against passage n, claims that one of them holds get cited, and an answer none of them holds
+(or only the question restated) becomes the best passage's quote.
 """
 
 from __future__ import annotations
@@ -237,17 +242,18 @@ class Agent:
     def _first_steps(self, tools: dict[str, Tool], turn: Turn, started: float) -> list[Step]:
         """With `agent.search_first`, the calls made for the model before its first step: a
         search for the question, and a recall kept when the user has memories close to it."""
-        if not self.settings.search_first or self._limit(0, started):
+        budget = self.settings.max_steps - 1  # the model makes one call at least
+        if not self.settings.search_first or budget < 1 or self._limit(0, started):
             return []
         steps: list[Step] = []
         if "search" in tools:
             search = {"tool": "search", "arguments": {"query": turn.question, "source": ""}}
             steps.append(self._call(tools, search, 1))
-        if "recall" in tools:
+        if "recall" in tools and len(steps) < budget:
             recall = self._call(tools, {"tool": "recall", "arguments": {"query": turn.question}}, 2)
             if recall.result != NO_MEMORY:
                 steps.append(replace(recall, n=len(steps) + 1))
-        return steps[: self.settings.max_steps - 1]
+        return steps
 
     def _after(
         self,
