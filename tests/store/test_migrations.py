@@ -84,6 +84,7 @@ ALL_MIGRATIONS = [
     ("memory", "m001_memories"),
     ("memory", "m002_superseded_by"),
     ("memory", "m003_slot"),
+    ("memory", "m004_thing_slots"),
 ]
 DOCS = {
     "guide/install.md": [
@@ -261,14 +262,14 @@ def test_a_failing_migration_leaves_the_file_as_it_was(old_bot, embedder, monkey
     store.close()
     dump = _dump(old_bot)
 
-    def m003_broken(db: sqlite3.Connection) -> None:
+    def m005_broken(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
         db.execute("UPDATE memories SET text = 'lost'")
         db.execute("DELETE FROM chunks")
         db.execute("INSERT INTO no_such_table VALUES(1)")
 
     monkeypatch.setitem(
-        migrations.REGISTRY, "memory", [*migrations.REGISTRY["memory"], m003_broken]
+        migrations.REGISTRY, "memory", [*migrations.REGISTRY["memory"], m005_broken]
     )
     store = SQLiteStore(old_bot.parent, embedder.name, lambda: embedder.dim)
     try:
@@ -279,7 +280,7 @@ def test_a_failing_migration_leaves_the_file_as_it_was(old_bot, embedder, monkey
         store.close()
     message = str(failed.value)
     assert "\n" not in message
-    assert "migration memory/m003_broken failed (no such table: no_such_table)" in message
+    assert "migration memory/m005_broken failed (no such table: no_such_table)" in message
     assert str(old_bot) in message
     assert _dump(old_bot) == dump
     monkeypatch.undo()  # the fixed code opens the bot as before

@@ -204,15 +204,9 @@ class Agent:
                     checked or limit or any(s.tool in COMPUTES and not s.error for s in steps)
                 )
                 if text and not computed and "calculator" in tools:
-                    # "12.50 + 7.25 = 29.75": the model's own sums are done again by the tool
-                    for expression, (start, end) in reversed(worked_sums(text)):
-                        call = {"tool": "calculator", "arguments": {"expression": expression}}
-                        steps.append(self._call(tools, call, len(steps) + 1))
-                        yield steps[-1]
-                        if not steps[-1].error:
-                            value = steps[-1].result  # written as the answer writes decimals
-                            value = value.replace(".", ",") if "," in text[start:end] else value
-                            text = text[:start] + value + text[end:]
+                    text, redone = self._redo_sums(tools, text, len(steps))
+                    steps += redone
+                    yield from redone
                     computed = any(s.tool in COMPUTES and not s.error for s in steps)
                 unheld = [] if computed else unheld_numbers(text, steps, turn.question)
                 checked = True
@@ -238,6 +232,19 @@ class Agent:
         answer = self._finish(turn, box, text, steps, usage, started, stopped=stopped)
         answer.limit = "" if stopped else limit
         yield answer
+
+    def _redo_sums(self, tools: dict[str, Tool], text: str, done: int) -> tuple[str, list[Step]]:
+        """The sums an answer works out ("12.50 + 7.25 = 29.75") done again by the calculator,
+        each result in place of the stated one (with the answer's decimal comma, if any)."""
+        steps: list[Step] = []
+        for expression, (start, end) in reversed(worked_sums(text)):
+            call = {"tool": "calculator", "arguments": {"expression": expression}}
+            step = self._call(tools, call, done + len(steps) + 1)
+            steps.append(step)
+            if not step.error:
+                value = step.result.replace(".", ",") if "," in text[start:end] else step.result
+                text = text[:start] + value + text[end:]
+        return text, steps
 
     def _first_steps(self, tools: dict[str, Tool], turn: Turn, started: float) -> list[Step]:
         """With `agent.search_first`, the calls made for the model before its first step: a

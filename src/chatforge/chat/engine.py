@@ -25,21 +25,10 @@ from typing import TYPE_CHECKING, Any
 from chatforge.chat import style
 from chatforge.chat.answer import Answer, Source
 from chatforge.chat.conversations import new_conversation_id
-from chatforge.chat.extractive import (
-    extractive_answer,
-    heading_scores,
-    own_heading,
-    passage_to_quote,
-)
-from chatforge.chat.facts import (
-    extract_facts,
-    is_question,
-    language_of,
-    only_facts,
-    remember_request,
-)
-from chatforge.chat.passages import clean_sources, compress, drop_headings, near_the_best
-from chatforge.chat.personal import PersonalQuestion, answer_from_memory, personal_question
+from chatforge.chat.extractive import extractive_answer, passage_to_quote, prompt_passages
+from chatforge.chat.facts import extract_facts, language_of, only_facts, remember_request
+from chatforge.chat.passages import clean_sources, compress, drop_headings
+from chatforge.chat.personal import PersonalQuestion, answer_from_memory, question_about
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
 from chatforge.chat.stream import AnswerStream, elapsed_ms, timed
@@ -179,12 +168,9 @@ class ChatEngine:
         returns, so bad input fails here rather than in the middle of the stream. In chat.mode
         agent the agent answers, but for a turn `about_user`: that takes the memory path.
         """
-        if (
-            self.settings.chat.mode == "agent"
-            and self.agent
-            and not self.about_user(question, user)
-        ):
-            return self.agent(self, question, user, conversation_id, history, save=save)
+        agent = self.agent if self.settings.chat.mode == "agent" else None
+        if agent and not self.about_user(question, user):
+            return agent(self, question, user, conversation_id, history, save=save)
         options = self.options(**gen)
         prepared = self.prepare(
             question, user, conversation_id, history, max_tokens=options.max_tokens
@@ -284,20 +270,11 @@ class ChatEngine:
         return condense(self.llm, turn.question, turn.history)
 
     def retrieve(self, query: str, mode: GroundedMode) -> list[Source]:
-        """The relevant passages; for a prompt, only those near the best one (`chat.score_gap`).
-
-        Where a passage's own heading is a question (a FAQ), the passages are weighed by their
-        text and headings together, as a quote is picked, and the best comes first: the model
-        cites what it reads first (bench/answers.py: citation precision on the Debian FAQ).
-        Topic headings ("Réseau") say too little to outvote the text: passages under them keep
-        retrieval's rank order and are cut by relevance alone."""
+        """The relevant passages; a prompt's are `prompt_passages` (near the best one)."""
         sources = self.relevant_sources(query)
         if mode != "generate":
             return sources
-        gap = self.settings.chat.score_gap
-        if not any(is_question(own_heading(s)) for s in sources):
-            return near_the_best(sources, gap)
-        return near_the_best(sources, gap, heading_scores(query, sources, self.embedder))
+        return prompt_passages(query, sources, self.embedder, self.settings.chat.score_gap)
 
     def relevant_sources(self, query: str) -> list[Source]:
         """Retrieved passages whose cosine to the query reaches chat.min_score, in rank order."""
@@ -339,12 +316,9 @@ class ChatEngine:
         return enabled and bool(remember_request(question) or self.personal(question, user))
 
     def personal(self, question: str, user: str) -> PersonalQuestion | None:
-        """What `question` asks about the user, memory on; "what is my <thing>?" only where a
-        memory of `user` fills that slot."""
-        asked = personal_question(question) if self.settings.memory.enabled else None
-        if asked and asked.stated_only and not self.memory.current(user, asked.slots):
-            return None
-        return asked
+        """What `question` asks about `user` (memory on; see `question_about`)."""
+        enabled = self.settings.memory.enabled
+        return question_about(question, self.memory, user) if enabled else None
 
     def decide(
         self,

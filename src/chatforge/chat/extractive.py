@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chatforge.chat.answer import Source
-from chatforge.chat.passages import clean_units, join_units
+from chatforge.chat.facts import is_question
+from chatforge.chat.passages import clean_units, join_units, near_the_best
 
 if TYPE_CHECKING:
     from chatforge.embed import Embedder
@@ -55,6 +56,21 @@ def heading_scores(query: str, sources: list[Source], embedder: Embedder) -> lis
     near = embedder.relevance(embedder.encode_recurring([*trails, *own]) @ qvec)
     n = len(sources)
     return [float(s.relevance + near[i] + near[n + i]) / 3 for i, s in enumerate(sources)]
+
+
+def prompt_passages(
+    query: str, sources: list[Source], embedder: Embedder, gap: float
+) -> list[Source]:
+    """The passages a prompt gets: those near the best one (`near_the_best`).
+
+    Where a passage's own heading is a question (a FAQ), the passages are weighed by their
+    text and headings together, as a quote is picked, and the best comes first: the model
+    cites what it reads first (bench/answers.py: citation precision on the Debian FAQ). Topic
+    headings ("Réseau") say too little to outvote the text: passages under them keep
+    retrieval's rank order and are cut by relevance alone."""
+    if not any(is_question(own_heading(s)) for s in sources):
+        return near_the_best(sources, gap)
+    return near_the_best(sources, gap, heading_scores(query, sources, embedder))
 
 
 def own_heading(source: Source) -> str:

@@ -217,6 +217,15 @@ def personal_question(text: str) -> PersonalQuestion | None:
     return None
 
 
+def question_about(text: str, memory: MemoryStore, user: str) -> PersonalQuestion | None:
+    """`personal_question`, where "what is my <thing>?" counts only when a memory of `user`
+    fills that slot."""
+    asked = personal_question(text)
+    if asked and asked.stated_only and not memory.current(user, asked.slots):
+        return None
+    return asked
+
+
 def answer_from_memory(
     question: PersonalQuestion, text: str, memory: MemoryStore, user: str
 ) -> tuple[str, list[str]]:
