@@ -86,13 +86,15 @@ FOLLOW = "Reply with the next tool call, or with the answer if the results above
 COMPUTE = """Your answer states {numbers}, which no result above gives. Compute it from the \
 numbers in the results: call calculator with the expression, or date with the date and the days \
 to add."""
-_OPERAND = re.compile(r"\d+(?:[.,]\d+)?")
+_NUMBER = r"\d+(?:[.,]\d+)?"
+"""A number as an answer writes it: "12.50", "12,50", "4312"."""
+_OPERAND = re.compile(_NUMBER)
 _UNIT = re.compile(r"[^\W\d_]+|[€$£%]")
-_TERM = r"[(]?\s*\d+(?:[.,]\d+)?(?:\s*(?:[^\W\d_]{1,12}|[€$£]))?\s*[)]?"
+_TERM = rf"[(]?\s*{_NUMBER}(?:\s*(?:[^\W\d_]{{1,12}}|[€$£]))?\s*[)]?"
 _WORKED = re.compile(
-    rf"(?P<expression>{_TERM}(?:\s*[-+*/×]\s*{_TERM})+)\s*=\s*(?P<result>\d+(?:[.,]\d+)?)"
+    rf"(?P<expression>{_TERM}(?:\s*[-+*/×]\s*{_TERM})+)\s*=\s*(?P<result>{_NUMBER})"
 )
-_DECIMAL = re.compile(r"-?\d+(?:[.,]\d+)?")
+_DECIMAL = re.compile(rf"-?{_NUMBER}")
 CUT = "\n[cut: {shown} of {total} characters shown]"
 
 
