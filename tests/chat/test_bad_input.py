@@ -129,8 +129,8 @@ def test_an_answer_cut_at_max_tokens_says_so_and_is_stored_whole(bot):
 @pytest.mark.parametrize(
     "reply",
     [
-        "Install the widget with apt install widget on Debian and Ubuntu.",
-        "Installez le widget avec apt install widget sur Debian et Ubuntu.",
+        "Install the widget with apt install widget on Debian.",
+        "Installez le widget avec apt install widget sur Debian.",
     ],
 )
 def test_a_model_that_writes_no_marker_gets_its_claims_cited(bot_dir, embedder, llm, reply):

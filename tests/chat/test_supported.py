@@ -196,3 +196,65 @@ def test_the_real_model_answer_is_checked_sentence_by_sentence(bot):
     assert answer.replaced == (answer.mode == "extractive")
     assert set(answer.unsupported) <= {x for x, _ in cited_sentences(answer.text)}
     assert answer.to_dict()["unsupported"] == answer.unsupported
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "unknown"),
+    [
+        ("Who maintains the widget?", "The widget's maintainer is. [1]", None),
+        ("Qui maintient le widget ?", "Le widget est maintenu par [1].", None),
+        (
+            "How do I install steam with apt?",
+            "To install it, run apt install widget for Steam. [1]",
+            "I don't know",
+        ),
+        (
+            "Comment installer steam avec apt ?",
+            "Pour installer Steam, lancez apt install widget. [1]",
+            "Je ne sais pas",
+        ),
+    ],
+)
+def test_an_answer_that_stops_short_or_names_what_no_passage_holds_is_replaced(
+    tmp_path, embedder, llm, bot_dir, question, reply, unknown
+):
+    """Scripted: the small model writes these when its passages lack the answer (an answer left
+    blank; the asked-for name put into a passage about something else), but not on cue. A
+    blank is replaced by the best passage's quote; a name no passage holds, by a decline."""
+    from chatforge.bot import Bot
+
+    folder = (
+        bot_dir if question.startswith(("Who", "How")) else build_bot(tmp_path, FR_DOCS, embedder)
+    )
+    with Bot(folder, embedder=embedder, llm=scripted_llm(llm, reply)) as bot:
+        bot.settings.chat.mode = "generate"
+        answer = bot.ask(question, user="unfinished")
+        stored = bot.conversations.messages(answer.conversation_id, "unfinished")
+    assert answer.sources, "the question must reach a passage for the model to be called"
+    assert answer.replaced and stored[-1].text == answer.text
+    if unknown is None:
+        assert answer.mode == "extractive" and "widget" in answer.text
+        assert answer.text.startswith(answer.cited[0].shown.split(".")[0])
+    else:
+        assert answer.text.startswith(unknown) and answer.mode == "fixed"
+
+
+@pytest.mark.parametrize(
+    ("passage", "wrong", "right"),
+    [
+        (
+            "To install Debian, boot off the CD, insert it and reboot.",
+            "Installing Steam on Debian is easy: boot off the CD, insert it and reboot.",
+            "Installing Debian is easy: boot off the CD, insert it and reboot.",
+        ),
+        (
+            "Pour installer Debian, démarrez sur le CD, insérez-le et redémarrez.",
+            "Pour installer Steam sur Debian, démarrez sur le CD, insérez-le et redémarrez.",
+            "Pour installer Debian, démarrez sur le CD, insérez-le et redémarrez.",
+        ),
+    ],
+)
+def test_a_name_the_passage_does_not_hold_is_unsupported(embedder, passage, wrong, right):
+    check = check_answer(wrong + " [1]", [_source(1, passage)], embedder)
+    assert check.unsupported == [wrong] and check.citations[0].verified is False
+    assert check_answer(right + " [1]", [_source(1, passage)], embedder).unsupported == []

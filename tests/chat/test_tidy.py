@@ -3,7 +3,7 @@
 import pytest
 
 from chatforge.chat.answer import Source, cited_sentences
-from chatforge.chat.tidy import cite, tidy
+from chatforge.chat.tidy import cite, tidy, unfinished
 from chatforge.schema import Hit
 
 FAQ = Source(
@@ -139,3 +139,20 @@ def test_the_question_restated_as_an_answer_is_removed(question, raw, tidied):
 def test_a_lone_number_is_an_answer_not_numbering_debris(raw, tidied):
     assert tidy(raw, [FAQ], "What is my customer number?") == tidied
     assert tidy("3.2.3. Run dpkg --log [1].", [FAQ]) == "Run dpkg --log [1]."
+
+
+@pytest.mark.parametrize(
+    ("text", "stops"),
+    [
+        ("The current project leader is. [1]", True),
+        ("The best driver version for gaming is [1].", True),
+        ("Le fichier s'appelle : [2]", True),
+        ("Le paquet est maintenu par [1].", True),
+        ("The leader is elected every year. [1]", False),
+        ("Install it with apt. [1] The leader is.", False),
+        ("Les paquets sont gérés par dpkg. [1]", False),
+        ("", False),
+    ],
+)
+def test_an_answer_that_stops_where_its_answer_should_be_is_unfinished(text, stops):
+    assert unfinished(text) is stops

@@ -6,13 +6,15 @@ retrieve the passages whose cosine to the query reaches `chat.min_score` (and, f
 lies within `chat.score_gap` of the best passage's); trim them to the sentences that matter
 (`chat.compress`); recall the user's memories; decide how to answer; build the prompt under the
 token budget. Then the answer streams, each [n] is checked against passage n and each other
-claim against all the passages shown; an answer none of whose claims holds is replaced by the
-best passage's quote (mode extractive). Question, answer and newly stated facts are stored in
-one transaction. With nothing relevant, the profile's `unknown_answer` (in the question's
-language) is given without calling the model; in extractive mode (`chat.mode`) the best passage
-is quoted instead of calling it. A question about the user ("what's my name?") is answered from
-their memories in every mode, with no passage (see :mod:`chatforge.chat.personal`). A turn
-stopped midway (Ctrl-C, a closed stream) stores the partial answer marked `interrupted`.
+claim against all the passages shown; an answer none of whose claims holds, or one that stops
+where its answer should be, is replaced by the best passage's quote (mode extractive), or by
+the unknown reply when it names what the question asks about and no passage holds
+(`ChatEngine.instead`). Question, answer and newly stated facts are stored in one transaction.
+With nothing relevant, the profile's `unknown_answer` (in the question's language) is given
+without calling the model; in extractive mode (`chat.mode`) the best passage is quoted instead
+of calling it. A question about the user ("what's my name?") is answered from their memories in
+every mode, with no passage (see :mod:`chatforge.chat.personal`). A turn stopped midway
+(Ctrl-C, a closed stream) stores the partial answer marked `interrupted`.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from chatforge.chat.personal import PersonalQuestion, answer_from_memory, questi
 from chatforge.chat.prompt import BuiltPrompt, build_prompt, check_room
 from chatforge.chat.rewrite import condense, summarize
 from chatforge.chat.stream import AnswerStream, elapsed_ms, timed
-from chatforge.chat.tidy import cite, tidy
+from chatforge.chat.tidy import cite, tidy, unfinished
 from chatforge.chat.turn import Decision, PreparedTurn, Turn, check_user
-from chatforge.chat.verify import SentenceCheck, check_answer
+from chatforge.chat.verify import SentenceCheck, asked_names_missing, check_answer
 from chatforge.errors import ChatforgeError
 from chatforge.llm.base import Generation, GenOptions
 from chatforge.models import BUILTIN_MODELS
@@ -43,7 +45,7 @@ from chatforge.retrieve import check_query
 if TYPE_CHECKING:
     from chatforge.chat.conversations import ConversationStore
     from chatforge.chat.memory import MemoryStore
-    from chatforge.config import GroundedMode, Settings
+    from chatforge.config import AnswerMode, GroundedMode, Settings
     from chatforge.embed import Embedder
     from chatforge.llm.base import LLM
     from chatforge.schema import Hit
@@ -397,14 +399,14 @@ class ChatEngine:
         if generated and text and generation and generation.finish_reason == "length":
             text += " …"  # cut at llm.max_tokens: say so rather than end mid-sentence
         mode, replaced = p.mode, False
-        quote = self.quote_instead(p, check, text) if not interrupted else ""
-        if quote:
-            log.debug("the model's answer, unsupported and replaced by a quote: %r", text)
-            text, mode, replaced = quote, "extractive", True
+        instead = self.instead(p, check, text) if not interrupted else None
+        if instead is not None:
+            log.debug("the model's answer, replaced (%s): %r", instead[1], text)
+            (text, mode), replaced = instead, True
             check = self.verify(text, p.sources, checked=False)
         if question and not replaced:
             text = f"{text}\n\n{question}"
-        usage = self.usage(p, text, generation)
+        usage = p.usage(text, generation, lambda t: self.llm.count_tokens(t))
         p.timings["total_ms"] = elapsed_ms(p.started)
         message_id = self.record(p, text, usage, interrupted=interrupted) if save else 0
         return Answer(
@@ -441,26 +443,21 @@ class ChatEngine:
             log.info("citations not supported: %s; unsupported sentences: %d", wrong, unsupported)
         return check
 
-    def quote_instead(self, p: PreparedTurn, check: SentenceCheck, text: str) -> str:
-        """The best passage's quote when the model wrote nothing (0 tokens, or only what it
-        echoed from the prompt) or none of its claims holds; else ""."""
-        if not p.sources or p.mode != "generate" or (text and not check.holds_nothing):
-            return ""
-        return extractive_answer([self.passage_to_quote(p.query, p.sources)])
-
-    def usage(self, p: PreparedTurn, text: str, generation: Generation | None) -> dict[str, int]:
-        """Tokens read and written: the model's own count, else counted (0 without a prompt)."""
-        if generation is not None:
-            return {
-                "prompt_tokens": generation.prompt_tokens,
-                "completion_tokens": generation.completion_tokens,
-                "cached_tokens": generation.cached_tokens,
-            }
-        return {
-            "prompt_tokens": p.prompt.prompt_tokens if p.prompt else 0,
-            "completion_tokens": self.llm.count_tokens(text) if p.prompt and text else 0,
-            "cached_tokens": 0,
-        }
+    def instead(
+        self, p: PreparedTurn, check: SentenceCheck, text: str
+    ) -> tuple[str, AnswerMode] | None:
+        """What replaces a generated answer that wrote nothing (0 tokens, or only what it echoed
+        from the prompt), stops where its answer should be (`unfinished`) or holds nothing: the
+        unknown reply when its claims name what the question asks about and no passage holds
+        (`asked_names_missing`), else the best passage's quote. None keeps the answer."""
+        if not p.sources or p.mode != "generate":
+            return None
+        if text and not unfinished(text) and not check.holds_nothing:
+            return None
+        if asked_names_missing(check.claims, p.question, p.sources):
+            return self.settings.chat.unknown_reply(language_of(p.question)), "fixed"
+        quote = extractive_answer([self.passage_to_quote(p.query, p.sources)])
+        return (quote, "extractive") if quote else None
 
     def record(
         self, p: PreparedTurn, text: str, usage: dict[str, int], *, interrupted: bool

@@ -70,6 +70,24 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     return text
 
 
+_DANGLING = re.compile(
+    r"(?:^|\s)(?:is|are|was|were|be|the|a|an|of|by|to|for|with|from|and|or|as|called|named|"
+    r"est|sont|était|le|la|les|l'|un|une|de|du|des|d'|par|à|au|aux|pour|avec|et|ou|"
+    r"appelée?|nommée?)\s*[.:]?$|:$",
+    re.IGNORECASE,
+)
+"""The word a sentence cannot end on: the answer it was to give is missing."""
+
+
+def unfinished(text: str) -> bool:
+    """Whether every sentence of `text` stops where its answer should be: "The current project
+    leader is. [1]", "Le fichier s'appelle : [2]". A small model writes this when its passages
+    do not hold the answer; a decline says so better than the passage it cites."""
+    parts = [CITE.sub("", p).strip() for p in _PIECES.split(text)[::2]]
+    parts = [p for p in parts if p.strip(" .")]
+    return bool(parts) and all(_DANGLING.search(p) for p in parts)
+
+
 def _says_nothing(text: str) -> bool:
     """Whether `text` is markers and punctuation alone ("[3] [2] [1]")."""
     return not CITE.sub("", text).strip(" .,;:-")

@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from chatforge.errors import ChatforgeError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chatforge.chat.answer import Source
     from chatforge.chat.prompt import BuiltPrompt
     from chatforge.config import AnswerMode
+    from chatforge.llm.base import Generation
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,22 @@ class PreparedTurn:
     started: float
     mode: AnswerMode = "generate"
     remembered: str | None = None
+
+    def usage(
+        self, text: str, generation: Generation | None, count: Callable[[str], int]
+    ) -> dict[str, int]:
+        """Tokens read and written: the model's own count, else `count`ed (0 without a prompt)."""
+        if generation is not None:
+            return {
+                "prompt_tokens": generation.prompt_tokens,
+                "completion_tokens": generation.completion_tokens,
+                "cached_tokens": generation.cached_tokens,
+            }
+        return {
+            "prompt_tokens": self.prompt.prompt_tokens if self.prompt else 0,
+            "completion_tokens": count(text) if self.prompt and text else 0,
+            "cached_tokens": 0,
+        }
 
 
 def check_user(user: str) -> str:

@@ -5,8 +5,10 @@ Two signals, both cheap: the share of the sentence's content words that passage 
 (lexical support: a small model that answers from its context mostly reuses the passage's words)
 and the embedding cosine between the sentence and the passage (paraphrase). A citation is
 verified when the words largely match, or when the meaning is close and some words match,
-and never when it states a number the passage does not hold: "port 7340" shares nearly every
-word and most of the meaning with "port 7341", and is wrong.
+and never when it states a number or a name the passage does not hold: "port 7340" shares
+nearly every word and most of the meaning with "port 7341", and is wrong; "Installing Steam
+is straightforward: boot off the CD" is the passage about installing Debian with the asked-for
+name put in.
 The passage is the text the model was shown, so an instruction-like sentence removed from a
 passage before prompting cannot verify an answer that repeats it.
 """
@@ -18,8 +20,8 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chatforge.chat.answer import Citation, Source, cited_sentences, mark_citations
-from chatforge.chat.passages import words
+from chatforge.chat.answer import CITE, Citation, Source, cited_sentences, mark_citations
+from chatforge.chat.passages import headings, words
 
 if TYPE_CHECKING:
     from chatforge.embed import Embedder
@@ -82,9 +84,35 @@ def written_numbers(text: str) -> dict[str, str]:
     return found
 
 
-def supported(overlap: float, similarity: float, numbers_held: bool = True) -> bool:
+_WORD = re.compile(r"\w+")
+
+
+def names(sentence: str) -> set[str]:
+    """The names a sentence states, lowercased: its capitalized words after the first ("Steam",
+    "NVIDIA", "Lyon"), "I" left out."""
+    tokens = _WORD.findall(CITE.sub("", sentence))[1:]
+    return {t.lower() for t in tokens if t[0].isupper() and t != "I"}
+
+
+def asked_names_missing(claims: Sequence[str], question: str, sources: Sequence[Source]) -> bool:
+    """Whether the claims name something the question asks about and no passage holds: "how
+    do I install steam" answered "Installing Steam: boot off the CD [1]" from a passage on
+    installing Debian. The passages are about something else."""
+    asked = set(_WORD.findall(question.lower()))
+    held = set().union(*(held_names(s) for s in sources))
+    return any(n in asked and n not in held for claim in claims for n in names(claim))
+
+
+def held_names(source: Source) -> set[str]:
+    """The words a passage holds as names may be written: its text's and its headings' (a
+    passage under "The Debian FAQ" need not say "Debian"), lowercased, singular and plural."""
+    text = " ".join([source.shown, *headings(source)]).lower()
+    return {form for w in _WORD.findall(text) for form in (w, w + "s", w.removesuffix("s"))}
+
+
+def supported(overlap: float, similarity: float, held: bool = True) -> bool:
     """Whether a passage backs a sentence (see the module's docstring)."""
-    return numbers_held and (
+    return held and (
         overlap >= LEXICAL_MIN
         or (similarity >= SIMILARITY_MIN and overlap >= LEXICAL_WITH_SIMILARITY)
     )
@@ -92,9 +120,11 @@ def supported(overlap: float, similarity: float, numbers_held: bool = True) -> b
 
 def held_by(sentence: str, text: str) -> bool:
     """Whether `text` (not a passage: an agent's recalled memories) holds `sentence` by words
-    alone, every number included."""
-    mine = words(sentence)
-    return supported(_share(mine, words(text)), 0.0, numbers(sentence) <= numbers(text))
+    alone, every number and name included."""
+    held = numbers(sentence) <= numbers(text) and names(sentence) <= set(
+        _WORD.findall(text.lower())
+    )
+    return supported(_share(words(sentence), words(text)), 0.0, held)
 
 
 def _share(mine: set[str], theirs: set[str]) -> float:
@@ -189,12 +219,13 @@ def _scores(
     svecs = embedder.encode(sentences)
     pvecs = embedder.encode_recurring([s.shown for s in sources])
     sims = embedder.relevance(svecs @ pvecs.T)
-    mine = [(words(sentence), numbers(sentence)) for sentence in sentences]
+    mine = [(words(sentence), numbers(sentence), names(sentence)) for sentence in sentences]
     out: dict[tuple[int, str], tuple[float, float, bool]] = {}
     for j, source in enumerate(sources):
         theirs, their_numbers = words(source.shown), numbers(source.shown) | computed
+        their_names = held_names(source)
         for i, sentence in enumerate(sentences):
-            its_words, its_numbers = mine[i]
-            held = its_numbers <= their_numbers
+            its_words, its_numbers, its_names = mine[i]
+            held = its_numbers <= their_numbers and its_names <= their_names
             out[source.n, sentence] = (_share(its_words, theirs), float(sims[i, j]), held)
     return out
