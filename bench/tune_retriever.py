@@ -5,9 +5,11 @@ the bot's model write questions from up to `--limit` of its chunks (`eval genera
 cached under .cache/bench/generated, since qwen takes seconds a question on a CPU), then runs
 `tune-retriever` on them and prints hit@1, hit@5 and MRR@10 before and after on sets never
 trained on: questions in users' own words (bench/data/debian_faq_users.jsonl, kind own-words),
-questions copied from the FAQ's headings (debian_faq_questions.jsonl, kind heading) and the
-held-out generated ones; the tuning's wall time and peak memory (psutil, sampled); and whether
-`eval retrieval` gives the same figures as bench/retrieval.py's own scoring on the same bot.
+harder ones that share at most two content words with their answer's section
+(debian_faq_hard.jsonl), questions copied from the FAQ's headings (debian_faq_questions.jsonl,
+kind heading) and the held-out generated ones; the tuning's wall time and peak memory (psutil,
+sampled); and whether `eval retrieval` gives the same figures as bench/retrieval.py's own
+scoring on the same bot.
 
 ``--timing N`` measures only the cost on a bigger bot: the python-docs bot of
 bench/retrieval.py (150 pages, thousands of chunks), tuned on N of its chunks with their own
@@ -32,6 +34,7 @@ GENERATED = corpora.DEFAULT_CACHE / "generated"
 WORK = corpora.DEFAULT_CACHE / "bots" / "debian-faq-tuned"
 SETS = {
     "own words": (DATA / "debian_faq_users.jsonl", "own-words"),
+    "hard own words": (DATA / "debian_faq_hard.jsonl", "own-words"),
     "headings": (DATA / "debian_faq_questions.jsonl", "heading"),
 }
 KEYS = ("hit@1", "hit@5", "mrr@10")
