@@ -195,7 +195,9 @@ def main() -> None:
     gain = {n: after[n]["hit@5"] - before[n]["hit@5"] for n in before}
     print(
         f"\nSUMMARY tune-retriever debian-faq: hit@5 own words {before['own words']['hit@5']:.3f}"
-        f" -> {after['own words']['hit@5']:.3f} ({gain['own words'] * 100:+.1f} points), "
+        f" -> {after['own words']['hit@5']:.3f} ({gain['own words'] * 100:+.1f} points), hard "
+        f"own words {before['hard own words']['hit@5']:.3f} -> "
+        f"{after['hard own words']['hit@5']:.3f} ({gain['hard own words'] * 100:+.1f} points), "
         f"headings {gain['headings'] * 100:+.1f} points, held-out generated "
         f"{gain['held-out generated'] * 100:+.1f} points; tuning {result['train_seconds']:.0f} s"
         f" (with re-embed {result['total_seconds']:.0f} s), peak RSS {peak.peak / 2**20:.0f} MB"
