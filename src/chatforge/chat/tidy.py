@@ -81,8 +81,8 @@ _DANGLING = re.compile(
 
 def unfinished(text: str) -> bool:
     """Whether every sentence of `text` stops where its answer should be: "The current project
-    leader is. [1]", "Le fichier s'appelle : [2]". A small model writes this when its passages
-    do not hold the answer; a decline says so better than the passage it cites."""
+    leader is. [1]", "Le fichier s'appelle : [2]". A small model writes this when it cannot
+    find the answer in its passages: it says nothing, so it is not kept as an answer."""
     parts = [CITE.sub("", p).strip() for p in _PIECES.split(text)[::2]]
     parts = [p for p in parts if p.strip(" .")]
     return bool(parts) and all(_DANGLING.search(p) for p in parts)

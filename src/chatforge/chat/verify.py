@@ -106,8 +106,12 @@ def asked_names_missing(claims: Sequence[str], question: str, sources: Sequence[
 def held_names(source: Source) -> set[str]:
     """The words a passage holds as names may be written: its text's and its headings' (a
     passage under "The Debian FAQ" need not say "Debian"), lowercased, singular and plural."""
-    text = " ".join([source.shown, *headings(source)]).lower()
-    return {form for w in _WORD.findall(text) for form in (w, w + "s", w.removesuffix("s"))}
+    return _name_forms(" ".join([source.shown, *headings(source)]))
+
+
+def _name_forms(text: str) -> set[str]:
+    """The words of `text` as a name may be written: lowercased, singular and plural."""
+    return {f for w in _WORD.findall(text.lower()) for f in (w, w + "s", w.removesuffix("s"))}
 
 
 def supported(overlap: float, similarity: float, held: bool = True) -> bool:
@@ -121,9 +125,7 @@ def supported(overlap: float, similarity: float, held: bool = True) -> bool:
 def held_by(sentence: str, text: str) -> bool:
     """Whether `text` (not a passage: an agent's recalled memories) holds `sentence` by words
     alone, every number and name included."""
-    held = numbers(sentence) <= numbers(text) and names(sentence) <= set(
-        _WORD.findall(text.lower())
-    )
+    held = numbers(sentence) <= numbers(text) and names(sentence) <= _name_forms(text)
     return supported(_share(words(sentence), words(text)), 0.0, held)
 
 
