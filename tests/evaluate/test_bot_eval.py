@@ -17,6 +17,7 @@ from botsupport import DOCS, QUESTIONS, chunk_ids, write_jsonl
 from support import cli, write_docs
 
 from chatforge.bot import Bot
+from chatforge.evaluate.tune_retriever import no_worse
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +154,48 @@ def test_tune_retriever_saves_a_model_the_bot_then_uses(bot_dir, tmp_path):
         cli("search", "which port does the daemon use", "--bot", str(bot), "--json").stdout
     )
     assert hits[0]["source"] == "widget/network.md"  # re-embedded: the store matches the model
+
+
+def test_tune_retriever_keeps_the_bots_model_when_the_tuned_one_does_worse(bot_dir, tmp_path):
+    """A learning rate far too high stands in for pairs that teach the wrong thing (generated
+    questions that reuse their chunk's words): the tuned model must rank the user's own
+    questions worse, and the bot must keep answering with its own model."""
+    from chatforge.evaluate.tune_retriever import tune_retriever
+
+    bot = tmp_path / "bot"
+    shutil.copytree(bot_dir, bot)
+    ids = chunk_ids(bot)
+    rows = [
+        {"question": f"tell me about {s.split('/')[1][:-3]}", "source": s, "generated": True,
+         "chunk": i}
+        for s, i in ids.items()
+    ]  # fmt: skip
+    rows += [
+        {"question": "what number does the service answer on", "source": "widget/network.md"},
+        {"question": "get rid of it along with its settings", "source": "widget/remove.md"},
+        {"question": "où vont les zèbres pendant l'année", "source": "animaux/zebres.md"},
+    ]
+    write_jsonl(bot / "tests" / "questions.jsonl", rows)
+    config = (bot / "chatforge.yaml").read_text("utf-8")
+    with Bot(bot) as b:
+        before = [h.source for h in b.search("what number does the service answer on", 3)]
+        result = tune_retriever(b, batch_size=4, epochs=2, learning_rate=0.05)
+    assert not no_worse(result["before"], result["after"]) and result["switched"] is False
+    assert (bot / "chatforge.yaml").read_text("utf-8") == config
+    assert (Path(result["model"]) / "modules.json").is_file()  # left for a look
+    with Bot(bot) as b:  # the store was re-embedded with the bot's own model again
+        assert [h.source for h in b.search("what number does the service answer on", 3)] == before
+
+
+def test_the_tuned_model_is_kept_when_it_does_no_worse_on_held_out_questions():
+    yours = {"your questions": {"mrr@10": 0.80}, "held-out generated": {"mrr@10": 0.5}}
+    assert no_worse(yours, {"your questions": {"mrr@10": 0.80}, "held-out generated": {
+        "mrr@10": 0.1}})  # fmt: skip
+    assert not no_worse(yours, {"your questions": {"mrr@10": 0.79}, "held-out generated": {
+        "mrr@10": 0.9}})  # fmt: skip
+    generated = {"held-out generated": {"mrr@10": 0.5}}
+    assert not no_worse(generated, {"held-out generated": {"mrr@10": 0.4}})
+    assert no_worse({}, {})
 
 
 def _error(proc) -> str:

@@ -24,9 +24,16 @@ def tune_retriever(
     out: Annotated[
         Path | None, typer.Option(help="Model folder (default: BOT/models/retriever).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Switch to the tuned model even if it does worse on held-out questions."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Fine-tune the embedding model on generated questions, re-embed, set embed.model."""
+    """Fine-tune the embedding model on generated questions, re-embed, set embed.model (kept
+    as it was when the tuned model does worse on the held-out questions)."""
     from chatforge.cli.settings import _write_setting
     from chatforge.config import CONFIG_FILE
     from chatforge.evaluate.tune_retriever import tune_retriever as run
@@ -34,14 +41,21 @@ def tune_retriever(
 
     b = open_bot(bot)
     with CountProgress("re-embedding", enabled=not json_out) as progress:
-        result = run(b, questions, out, epochs, batch_size, progress.update)
-    _write_setting(b.folder / CONFIG_FILE, "embed", "model", result["model"])
+        result = run(b, questions, out, epochs, batch_size, progress.update, force=force)
+    if result["switched"]:
+        _write_setting(b.folder / CONFIG_FILE, "embed", "model", result["model"])
     if json_out:
         print_json(result)
         return
+    kept = (
+        f"embed.model = {result['model']}"
+        if result["switched"]
+        else f"kept embed.model = {result['base']}: the tuned model ({result['model']}) does "
+        "worse on the held-out questions below; --force switches to it anyway"
+    )
     typer.echo(
         f"tuned {result['base']} on {result['pairs']} pairs in {result['train_seconds']:.0f} s "
-        f"(peak {result['peak_memory_mb']} MB); embed.model = {result['model']}"
+        f"(peak {result['peak_memory_mb']} MB); {kept}"
     )
     for name, before in result["before"].items():
         after = result["after"][name]

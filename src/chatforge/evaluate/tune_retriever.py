@@ -10,6 +10,12 @@ saved as a folder and the bot's store is re-embedded with it (chatforge.reembed,
 the caller then names it in `embed.model` (the CLI does), which the store now expects. Before
 and after are measured on the held-out generated questions and on the user's own questions,
 never trained on.
+
+Questions a model writes from a chunk reuse the chunk's words, so tuning on them can teach word
+matching and lose the questions users phrase their own way. The tuned model is therefore kept
+only when it does no worse on the held-out questions (`no_worse`: MRR@10 on the user's own, or
+on the held-out generated ones when the user has none); otherwise the store is re-embedded with
+the model it had, the tuned folder stays for a look, and `force` switches anyway.
 """
 
 from __future__ import annotations
@@ -147,6 +153,14 @@ def measure(bot: Bot, sets: dict[str, list[qs.Question]]) -> dict[str, dict[str,
     return {name: evaluate_retrieval(bot, s)["metrics"] for name, s in sets.items() if s}
 
 
+def no_worse(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> bool:
+    """Whether the tuned model ranks the held-out questions as well as the bot's model did:
+    MRR@10 on the user's own questions, or on the held-out generated ones when there are none
+    (no held-out question at all: nothing says it is worse)."""
+    name = next((n for n in ("your questions", "held-out generated") if n in before), None)
+    return name is None or after[name]["mrr@10"] >= before[name]["mrr@10"] - 1e-9
+
+
 def tune_retriever(
     bot: Bot,
     questions_file: Path | None = None,
@@ -155,8 +169,10 @@ def tune_retriever(
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
     learning_rate: float = LEARNING_RATE,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Tune, save, re-embed and switch the bot to the tuned model; before/after figures."""
+    """Tune, save and re-embed; keep the tuned model when it does `no_worse` (or `force`), else
+    re-embed with the bot's own model again. Before/after figures; `switched` says which."""
     from chatforge.bot import Bot
 
     base = bot.embedder.path  # multilingual-e5-small: its float folder
@@ -190,8 +206,14 @@ def tune_retriever(
     tuned = Bot(bot.folder, settings, store=bot.store)
     tuned.reindex(reembed=True, progress=progress)
     after = measure(Bot(bot.folder, settings, store=bot.store, embedder=tuned.embedder), sets)
+    switched = force or no_worse(before, after)
+    if not switched:
+        log.warning("the tuned model does worse on the held-out questions; keeping %s",
+                    bot.settings.embed.model)  # fmt: skip
+        bot.reindex(reembed=True, progress=progress)
     return {
         "model": str(out),
+        "switched": switched,
         "base": bot.settings.embed.model,
         "pairs": len(rows["anchor"]),
         "held_out": len(held),
