@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from support import cli
 
-from chatforge.agent.loop import Agent, step_schema
+from chatforge.agent.loop import Agent, Step, states, step_schema
 from chatforge.agent.tools import Toolbox
 from chatforge.errors import ChatforgeError
 
@@ -287,3 +287,18 @@ def test_a_sum_the_answer_works_out_is_done_again_by_the_calculator(
     assert [s["tool"] for s in answer.steps] == ["search", "calculator"]
     assert answer.steps[1]["arguments"]["expression"] in ("14 + 23", "12.50 + 7.25")
     assert answer.text == done
+
+
+@pytest.mark.parametrize(
+    ("answer", "result", "said"),
+    [
+        ("The stock is worth 1,000 euros.", "1000", True),
+        ("Le total fait 19,75 €.", "19.75", True),
+        ("The total is 19.75 euros.", "19.75", True),
+        ("The stock is worth 1,000 euros.", "1", False),
+        ("Le total fait 29,75 €.", "19.75", False),
+    ],
+)
+def test_an_answer_states_the_computed_value_as_the_calculator_reads_numbers(answer, result, said):
+    step = Step(1, "calculator", {"expression": "x"}, result)
+    assert states(answer, step) is said

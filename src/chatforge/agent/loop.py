@@ -427,7 +427,7 @@ def states(text: str, step: Step) -> bool:
         want = float(value)
     except ValueError:  # not a real number ("(1+2j)"): nothing to compare
         return True
-    found = (float(n.replace(",", ".")) for n in _DECIMAL.findall(text))
+    found = (float(_as_operand(n)) for n in _DECIMAL.findall(text))
     return any(math.isclose(n, want, rel_tol=1e-9, abs_tol=0.0051) for n in found)
 
 
