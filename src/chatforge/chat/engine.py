@@ -406,7 +406,7 @@ class ChatEngine:
             check = self.verify(text, p.sources, checked=False)
         if question and not replaced:
             text = f"{text}\n\n{question}"
-        usage = p.usage(text, generation, lambda t: self.llm.count_tokens(t))
+        usage = p.usage(text, generation, lambda t: self.llm.count_tokens(t))  # model only if used
         p.timings["total_ms"] = elapsed_ms(p.started)
         message_id = self.record(p, text, usage, interrupted=interrupted) if save else 0
         return Answer(

@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from chatforge.chat.answer import CITE, LEADING_CITES, SENTENCE_BREAK, Source, cited_numbers
+from chatforge.chat.answer import (
+    CITE,
+    LEADING_CITES,
+    SENTENCE_BREAK,
+    Source,
+    cited_numbers,
+    cited_sentences,
+)
 from chatforge.chat.passages import headings, is_heading, plain_heading
 
 _LEADING_MARKER = re.compile(r"^\s*\[(\d+)\]\s*[.:,-]?\s*")
@@ -83,9 +90,8 @@ def unfinished(text: str) -> bool:
     """Whether every sentence of `text` stops where its answer should be: "The current project
     leader is. [1]", "Le fichier s'appelle : [2]". A small model writes this when it cannot
     find the answer in its passages: it says nothing, so it is not kept as an answer."""
-    parts = [CITE.sub("", p).strip() for p in _PIECES.split(text)[::2]]
-    parts = [p for p in parts if p.strip(" .")]
-    return bool(parts) and all(_DANGLING.search(p) for p in parts)
+    sentences = [sentence for sentence, _ in cited_sentences(text)]
+    return bool(sentences) and all(_DANGLING.search(s) for s in sentences)
 
 
 def _says_nothing(text: str) -> bool:
