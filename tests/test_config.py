@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from chatforge.bot import Bot
-from chatforge.config import Settings, find_bot_dir
+from chatforge.config import Settings
 from chatforge.errors import ConfigError
+from chatforge.folders import find_bot_dir
 from chatforge.profiles import PROFILES
 
 

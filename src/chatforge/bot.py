@@ -257,7 +257,8 @@ def open_store(
                 "store.backend is postgres but store.url is empty; set it, e.g. "
                 "`chatforge config set store.url postgresql://USER:PASSWORD@HOST:5432/DB`"
             )
-        return PostgresStore(s.url, settings.embed.model, dim, write_guard, s.ef_search)  # type: ignore[return-value]
+        graph = (s.hnsw_m, s.hnsw_ef_construction)
+        return PostgresStore(s.url, settings.embed.model, dim, write_guard, s.ef_search, graph)  # type: ignore[return-value]
     return SQLiteStore(
         Path(folder) / "data",
         model=settings.embed.model,

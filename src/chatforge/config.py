@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from chatforge.errors import ConfigError
@@ -105,6 +112,22 @@ class StoreSettings(Section):
         description="backend postgres: HNSW candidates per search; more finds more of the true "
         "nearest chunks and takes longer (docs/scaling.md)",
     )
+    hnsw_m: int = Field(
+        16, ge=2, le=100, description="backend postgres: HNSW links per vector; more keeps "
+        "recall up at millions of chunks, with a slower build and a bigger index"
+    )  # fmt: skip
+    hnsw_ef_construction: int = Field(
+        64, ge=4, le=1000, description="backend postgres: HNSW candidates per vector while "
+        "building, at least twice hnsw_m; both apply from the next build (`chatforge reindex`)"
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _check_graph(self) -> StoreSettings:
+        m, ef = self.hnsw_m, self.hnsw_ef_construction
+        if ef < 2 * m:
+            raise ValueError(f"store.hnsw_ef_construction ({ef}) must be at least twice "
+                             f"store.hnsw_m ({m}); raise it to {2 * m} or more")  # fmt: skip
+        return self
 
 
 class RetrieveSettings(Section):
@@ -469,18 +492,3 @@ def _describe(error: ValidationError, data: dict[str, Any], path: Path) -> str:
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown setting `{key}`; see `chatforge config show` for valid keys"
     return f"{origin}: setting `{key}`: {first['msg'].lower()}"
-
-
-def find_bot_dir(explicit: Path | None) -> Path:
-    """--bot, else the current folder if it has chatforge.yaml, else $CHATFORGE_BOT."""
-    if explicit is not None:
-        return explicit
-    if Path(CONFIG_FILE).is_file():
-        return Path(".")
-    env = os.environ.get("CHATFORGE_BOT")
-    if env:
-        return Path(env)
-    raise ConfigError(
-        "no bot folder: pass --bot DIR, run inside a folder with chatforge.yaml, "
-        "or set CHATFORGE_BOT (create one with `chatforge init DIR`)"
-    )

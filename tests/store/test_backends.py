@@ -202,3 +202,35 @@ def test_a_lost_connection_is_one_line_then_the_store_connects_again(pg_url, emb
     assert store.conn.execute("SHOW hnsw.ef_search").fetchone()[0] == "100"
     assert bot.search("Où migrent les zèbres ?", k=1)[0].text.endswith("chaque année.")
     store.close()
+
+
+def test_the_graph_settings_build_the_index_and_a_wrong_pair_is_one_line(
+    pg_server, embedder, tmp_path
+):
+    """store.hnsw_m and hnsw_ef_construction reach the index a reindex builds; a pair pgvector
+    would refuse is a one-line configuration error naming both settings."""
+    bot = Bot.init(tmp_path / "bot")
+    s = bot.settings.store
+    s.backend, s.url = "postgres", new_database(pg_server, "graph")
+    s.hnsw_m, s.hnsw_ef_construction = 8, 40
+    bot = Bot(bot.folder, bot.settings, embedder=embedder)
+    for rel in ("en/network.md", "fr/jardin.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(DOCS[rel], encoding="utf-8")
+    with contextlib.chdir(tmp_path):
+        bot.ingest(["en", "fr"])
+    bot.reindex()
+    options = bot.store.conn.execute(
+        "SELECT reloptions FROM pg_class WHERE relname = 'chunks_hnsw'"
+    ).fetchone()[0]
+    assert sorted(options) == ["ef_construction=40", "m=8"]
+    assert bot.search("Quand faut-il arroser les tomates ?", k=1)[0].source == "fr/jardin.md"
+    assert bot.search("Which port does the daemon use?", k=1)[0].source == "en/network.md"
+    bot.close()
+    (bot.folder / "chatforge.yaml").write_text(
+        "store:\n  backend: postgres\n  url: postgresql://x@127.0.0.1:1/db\n  hnsw_m: 40\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        Bot(bot.folder)
+    message = str(e.value)
+    assert "\n" not in message and "hnsw_ef_construction (64)" in message and "80" in message

@@ -29,7 +29,7 @@ UserOpt = Annotated[str, typer.Option("--user", help="Whose conversations and me
 def open_bot(bot: Path | None) -> Bot:
     """The bot in the folder given by --bot (or found from the current folder)."""
     from chatforge.bot import Bot
-    from chatforge.config import find_bot_dir
+    from chatforge.folders import find_bot_dir
 
     return Bot(find_bot_dir(bot))
 

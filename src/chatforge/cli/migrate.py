@@ -43,7 +43,9 @@ def migrate(
             f"--to {to!r} is not a PostgreSQL URL; give postgresql://USER:PASSWORD@HOST:PORT/DB"
         )
     source = b.store
-    target = PostgresStore(to, b.settings.embed.model, lambda: source.dim)
+    s = b.settings.store
+    graph = (s.hnsw_m, s.hnsw_ef_construction)
+    target = PostgresStore(to, b.settings.embed.model, lambda: source.dim, graph=graph)
     try:
         target.check_model()
         report = transfer(source, target)

@@ -20,7 +20,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the bot over HTTP: OpenAI-compatible API, native API and web UI."""
-    from chatforge.config import find_bot_dir
+    from chatforge.folders import find_bot_dir
     from chatforge.serve.server import serve as run
 
     run(find_bot_dir(bot), host, port, workers)

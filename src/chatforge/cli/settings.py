@@ -34,8 +34,9 @@ def config_set(
     """Change one setting in the bot's chatforge.yaml; it is checked before it is written."""
     import yaml
 
-    from chatforge.config import CONFIG_FILE, Settings, find_bot_dir
+    from chatforge.config import CONFIG_FILE, Settings
     from chatforge.errors import ConfigError
+    from chatforge.folders import find_bot_dir
 
     path = find_bot_dir(bot) / CONFIG_FILE
     Settings.load(path.parent)

@@ -143,7 +143,7 @@ def answers(
 
 def open_bot(folder: Path | None):  # noqa: ANN201 - Bot, imported late to keep --help fast
     from chatforge.bot import Bot
-    from chatforge.config import find_bot_dir
+    from chatforge.folders import find_bot_dir
 
     return Bot(find_bot_dir(folder))
 

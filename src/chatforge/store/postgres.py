@@ -34,6 +34,8 @@ from chatforge.store.sqlite import StoredDocument, now
 log = logging.getLogger("chatforge.store")
 EF_SEARCH = 100
 """HNSW candidates per search by default (store.ef_search); bench/scale.py measures recall."""
+GRAPH = (16, 64)
+"""HNSW links per vector and build candidates (store.hnsw_m, hnsw_ef_construction): pgvector's."""
 
 
 class PostgresStore:
@@ -46,6 +48,7 @@ class PostgresStore:
         dim: Callable[[], int],
         write_guard: AbstractContextManager[Any] | None = None,
         ef_search: int = EF_SEARCH,
+        graph: tuple[int, int] = GRAPH,
     ) -> None:
         self.url = url
         self.model = model
@@ -62,6 +65,7 @@ class PostgresStore:
         with self._lock:
             migrate(self.conn, url)
         self._ef_search = int(ef_search)
+        self._graph = (int(graph[0]), int(graph[1]))
         self._session()
 
     def _session(self) -> None:
@@ -250,9 +254,11 @@ class PostgresStore:
         """The HNSW index over chunk vectors of `dim` (inner product: vectors are unit)."""
         if self._bulk:
             return
+        m, ef_construction = self._graph
         self.conn.execute(
             "CREATE INDEX IF NOT EXISTS chunks_hnsw ON chunks "
-            f"USING hnsw ((vec::vector({int(dim)})) vector_ip_ops)"
+            f"USING hnsw ((vec::vector({int(dim)})) vector_ip_ops) "
+            f"WITH (m = {m}, ef_construction = {ef_construction})"
         )
 
     def remove_file(self, path: str) -> bool:
