@@ -183,3 +183,48 @@ def test_one_key_cannot_fill_the_answer_queue(fresh_server):
     third.join(120)
     assert results == {"alice-1": 200, "bob": 200}
     assert live.app.state.limiter.answers_in_progress("alice") == 0
+
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "the weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+def test_function_calls_take_their_turn_in_the_same_queue(fresh_server):
+    """A client's function call is written by the same model as the answers, so it waits in
+    their queue and counts against its user's share: held behind Alice's answer, her call is
+    refused as a second answer would be; alone, it is written and counted in /metrics."""
+    live = fresh_server(api_keys=KEYS, max_queue_per_user=1, parallel=1)
+    runner = live.app.state.runner
+    call = {
+        **_chat("Quel temps fait-il à Lyon ?"),
+        "tools": [TOOL],
+        "tool_choice": "required",
+        "max_tokens": 48,
+    }
+    held = threading.Thread(
+        target=lambda: live.client(ALICE_KEY).post("/v1/chat/completions", json=_chat(QUESTIONS[0]))
+    )
+    with runner.retrieval:
+        held.start()
+        deadline = time.monotonic() + 60
+        while live.app.state.limiter.answers_in_progress("alice") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with live.client(ALICE_KEY) as alice:
+            r = alice.post("/v1/chat/completions", json=call)
+        assert r.status_code == 429 and "server.max_queue_per_user" in r.text, r.text
+    held.join(120)
+    done = runner.stats.completed
+    with live.client(BOB_KEY) as bob:
+        r = bob.post("/v1/chat/completions", json={**call, "messages": [
+            {"role": "user", "content": "What is the weather in Lyon?"}]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert runner.stats.completed == done + 1 and runner.stats.waiting == runner.stats.running == 0
+    assert live.app.state.limiter.answers_in_progress("bob") == 0

@@ -203,6 +203,16 @@ def test_langchain_create_agent_runs_a_tool_and_answers(live):
             },
             "messages[1].tool_call_id",
         ),
+        ({"tools": [ADD], "tool_choice": "required", "max_tokens": 3}, "max_tokens"),
+        (
+            {
+                "tools": [WEATHER],
+                "tool_choice": "required",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "Quel temps fait-il à Lyon ?"}],
+            },
+            "max_tokens",
+        ),
     ],
 )
 def test_bad_tool_requests_are_400_naming_the_field(live, change, param):

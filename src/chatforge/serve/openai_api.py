@@ -350,8 +350,10 @@ async def chat_completions(
     user = _acting_user(who, req.user)
     gen = _gen_options(req, server.max_tokens)
     max_tokens = gen["max_tokens"] or bot.settings.llm.max_tokens
+    runner: GenerationRunner = app.state.runner
     if tools_api.uses_tools(req):  # the client's own agent loop
-        return await tools_api.tool_completion(req, bot.llm, gen, max_tokens, model)
+        tool_gen = {**gen, "max_tokens": max_tokens}
+        return await tools_api.tool_completion(req, bot.llm, runner, who.user, tool_gen, model)
     question, history = _split_messages(req.messages)
     conversation_id = req.chatforge.conversation_id if req.chatforge else None
     if conversation_id is not None:
@@ -361,7 +363,6 @@ async def chat_completions(
             raise ApiError(404, str(e), code="conversation_not_found", param="chatforge") from e
         if not history and len(req.messages) == 1:
             history = None  # the stored conversation supplies it
-    runner: GenerationRunner = app.state.runner
     started = time.perf_counter()
     stream = await runner.stream(
         question,

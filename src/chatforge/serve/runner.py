@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from chatforge.errors import ChatforgeError
 
 if TYPE_CHECKING:
     from chatforge.bot import Bot
+    from chatforge.llm.base import Generation
     from chatforge.serve.ratelimit import Limiter
 
 _END = object()
@@ -160,6 +161,53 @@ class GenerationRunner:
         if isinstance(first, BaseException):
             raise first
         return self._rest(first, items, cancel)
+
+    async def run(self, work: Callable[[], Generation], *, owner: str) -> Generation:
+        """One generation that is not a bot answer (a client's function call), through the same
+        queue, workers and per-user cap as the answers: the model writes nothing outside them.
+        A client that leaves while it waits cancels it; once started, it runs to its end."""
+        loop = asyncio.get_running_loop()
+        slot = await self._admit(loop, owner)
+        cancel = threading.Event()
+
+        def guarded() -> Generation | None:
+            with self._lock:
+                self.stats.waiting -= 1
+                cancelled = cancel.is_set()
+                self.stats.cancelled += cancelled
+                self.stats.running += not cancelled
+            if cancelled:
+                self._give_back(slot)
+                return None
+            outcome = "failed"
+            try:
+                generation = work()
+                outcome = "completed"
+                with self._lock:
+                    self.stats.prompt_tokens += generation.prompt_tokens
+                    self.stats.cached_prompt_tokens += generation.cached_tokens
+                    self.stats.completion_tokens += generation.completion_tokens
+                return generation
+            finally:
+                with self._lock:
+                    self.stats.running -= 1
+                    setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+                self._give_back(slot)
+
+        try:
+            future = loop.run_in_executor(self._executor, guarded)
+        except RuntimeError:  # closed: it never runs
+            with self._lock:
+                self.stats.waiting -= 1
+            await loop.run_in_executor(None, self._give_back, slot)
+            raise Busy("the server is shutting down; retry shortly") from None
+        try:
+            generation = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        assert generation is not None  # only a cancelled one is None, and nobody awaits it
+        return generation
 
     async def _admit(self, loop: asyncio.AbstractEventLoop, owner: str) -> str | None:
         """Count one more answer waiting: UserBusy or Busy when there is no room. Returns the

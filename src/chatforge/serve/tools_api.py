@@ -19,15 +19,15 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse
 
 from chatforge.agent.loop import step_schema
 from chatforge.agent.tools import Tool
 from chatforge.errors import ModelError
-from chatforge.llm.base import LLM, Generation, GenOptions
+from chatforge.llm.base import LLM, GenOptions
 from chatforge.serve.errors import ApiError
+from chatforge.serve.runner import GenerationRunner
 
 PROMPT = """You are a helpful assistant that may call tools.
 Each reply is one JSON object: {{"tool": "<name>", "arguments": {{...}}}} to call a tool, or \
@@ -211,21 +211,29 @@ def reply_of(text: str, schema: dict[str, Any] | None) -> tuple[str | None, list
 
 
 async def tool_completion(
-    req: Any, llm: LLM, gen: dict[str, Any], max_tokens: int, model: str
+    req: Any, llm: LLM, runner: GenerationRunner, owner: str, gen: dict[str, Any], model: str
 ) -> Any:
-    """The reply to a function-calling request, whole or as server-sent events."""
+    """The reply to a function-calling request, whole or as server-sent events; the model
+    writes it in `runner`'s queue, counted against `owner`'s share, as answers are."""
     head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
     schema = _choice_schema(req)
     messages = prompt_messages(req)
     options = GenOptions(
-        max_tokens=max_tokens,
+        max_tokens=gen["max_tokens"],
         temperature=gen["temperature"] or 0.0,
         top_p=gen["top_p"] or 1.0,
         stop=tuple(gen["stop"] or ()) if schema is None else (),
         seed=gen["seed"],
         json_schema=json.dumps(schema) if schema else None,
     )
-    generation: Generation = await run_in_threadpool(llm.generate, messages, options)
+    generation = await runner.run(lambda: llm.generate(messages, options), owner=owner)
+    if schema is not None and generation.finish_reason == "length":
+        raise ApiError(
+            400,
+            f"max_tokens ({options.max_tokens}) ended the reply before its tool call or answer "
+            "was whole; raise max_tokens (a call takes a few dozen tokens)",
+            param="max_tokens",
+        )
     content, calls = reply_of(generation.text, schema)
     finish = "tool_calls" if calls else generation.finish_reason
     usage = {
