@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -62,11 +63,16 @@ def ui_bot(serve_bot_dir, tmp_path_factory, embedder, serve_llm):
 
 
 @pytest.fixture(scope="module")
-def server(ui_bot, live_server):
+def live_ui(ui_bot, live_server):
     """The real app (`create_app`) over the bot, served by uvicorn on loopback."""
     live = live_server(ui_bot, ui=True)
-    yield live.url
+    yield live
     live.stop()
+
+
+@pytest.fixture(scope="module")
+def server(live_ui):
+    return live_ui.url
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +381,29 @@ def test_memory_panel_lists_and_deletes(page, ui_bot):
     )
     ids = [m.id for m in ui_bot.memory.list("local")]
     assert kept.id in ids and gone.id not in ids
+
+
+def test_two_people_are_answered_side_by_side(browser, live_ui):
+    """Two pages ask while the server holds every answer at its retrieval step: both questions
+    reach the server's queue at once, so the runner, not the page, decides who waits."""
+    runner = live_ui.app.state.runner
+    questions = ["How do I install the widget on Debian?", "Comment installer le widget ?"]
+    with new_page(browser, live_ui.url) as one, new_page(browser, live_ui.url) as two:
+        pages = [one, two]
+        for pg in pages:
+            pg.wait_for_selector("#cf-whoami :text('user local')")
+        with runner.retrieval:
+            for pg, question in zip(pages, questions, strict=True):
+                ask(pg, question)
+            deadline = time.monotonic() + 60
+            while runner.stats.waiting + runner.stats.running < 2:
+                assert time.monotonic() < deadline, "the second question never reached the server"
+                time.sleep(0.05)
+        for pg, question in zip(pages, questions, strict=True):
+            wait_answered(pg)
+            assert question in pg.locator("#cf-chat .message.user").last.inner_text()
+            assert last_bot_message(pg).locator(".cf-sources, .cf-note").count() >= 1
+        shot(two, "10-side-by-side")
 
 
 def test_the_page_loads_nothing_from_outside_the_machine(page, server):

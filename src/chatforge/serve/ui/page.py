@@ -54,6 +54,10 @@ def build_ui(app: FastAPI) -> gr.Blocks:
         title="chatforge", fill_width=True, analytics_enabled=False, delete_cache=CACHE_SWEEP
     ) as blocks:
         Page(app, blocks)
+    # Gradio runs one event of a kind at a time unless told otherwise: every question asked in
+    # the page would wait for the one before, whoever asked it. The runner already decides who
+    # waits (server.parallel, max_queue, max_queue_per_user), as it does for the API.
+    blocks.queue(default_concurrency_limit=None)
     return blocks
 
 
