@@ -7,6 +7,7 @@ are checked without waiting; the server tests use the real clock.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -155,11 +156,22 @@ def test_one_key_is_held_to_its_rate(fresh_server):
         assert bob.get("/api/memory").status_code == 200
 
 
+@contextlib.contextmanager
+def _held_at_retrieval(live, alices_answer: threading.Thread):
+    """Start Alice's answer and keep it at its retrieval step (so it stays in progress however
+    fast the model is) until the block ends."""
+    with live.app.state.runner.retrieval:
+        alices_answer.start()
+        deadline = time.monotonic() + 60
+        while live.app.state.limiter.answers_in_progress("alice") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        yield
+
+
 def test_one_key_cannot_fill_the_answer_queue(fresh_server):
-    """Alice's first answer is held at its retrieval step (so it stays in progress however
-    fast the model is); her second is refused, Bob's is taken."""
+    """While Alice's first answer is held, her second is refused and Bob's is taken."""
     live = fresh_server(api_keys=KEYS, max_queue_per_user=1, parallel=1)
-    runner = live.app.state.runner
     results: dict[str, int] = {}
 
     def ask(name: str, key: str) -> None:
@@ -168,12 +180,7 @@ def test_one_key_cannot_fill_the_answer_queue(fresh_server):
 
     first = threading.Thread(target=ask, args=("alice-1", ALICE_KEY))
     third = threading.Thread(target=ask, args=("bob", BOB_KEY))
-    with runner.retrieval:
-        first.start()
-        deadline = time.monotonic() + 60
-        while live.app.state.limiter.answers_in_progress("alice") == 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with _held_at_retrieval(live, first):
         with live.client(ALICE_KEY) as alice:
             r = alice.post("/v1/chat/completions", json=_chat(QUESTIONS[1]))
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0, r.text
@@ -210,12 +217,7 @@ def test_function_calls_take_their_turn_in_the_same_queue(fresh_server):
     held = threading.Thread(
         target=lambda: live.client(ALICE_KEY).post("/v1/chat/completions", json=_chat(QUESTIONS[0]))
     )
-    with runner.retrieval:
-        held.start()
-        deadline = time.monotonic() + 60
-        while live.app.state.limiter.answers_in_progress("alice") == 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with _held_at_retrieval(live, held):
         with live.client(ALICE_KEY) as alice:
             r = alice.post("/v1/chat/completions", json=call)
         assert r.status_code == 429 and "server.max_queue_per_user" in r.text, r.text

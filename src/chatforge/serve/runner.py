@@ -109,13 +109,7 @@ class GenerationRunner:
             loop.call_soon_threadsafe(items.put_nowait, item)
 
         def work() -> None:
-            with self._lock:
-                self.stats.waiting -= 1
-                cancelled = cancel.is_set()
-                self.stats.cancelled += cancelled
-                self.stats.running += not cancelled
-            if cancelled:
-                self._give_back(slot)
+            if not self._start(cancel, slot):
                 return
             outcome = "completed"
             error: BaseException | None = None
@@ -138,21 +132,12 @@ class GenerationRunner:
             except BaseException as e:  # handed to the client's task, which re-raises it
                 outcome, error = "failed", e
             finally:
-                with self._lock:  # counted before the client hears, so stats never lag behind
-                    self.stats.running -= 1
-                    setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
-                self._give_back(slot)
+                self._end(outcome, slot)  # before the client hears, so stats never lag behind
                 if error is not None:
                     put(error)
                 put(_END)
 
-        try:
-            loop.run_in_executor(self._executor, work)
-        except RuntimeError:  # closed: the answer never runs
-            with self._lock:
-                self.stats.waiting -= 1
-            await loop.run_in_executor(None, self._give_back, slot)
-            raise Busy("the server is shutting down; retry shortly") from None
+        await self._submit(loop, work, slot)
         try:
             first = await items.get()
         except BaseException:
@@ -171,13 +156,7 @@ class GenerationRunner:
         cancel = threading.Event()
 
         def guarded() -> Generation | None:
-            with self._lock:
-                self.stats.waiting -= 1
-                cancelled = cancel.is_set()
-                self.stats.cancelled += cancelled
-                self.stats.running += not cancelled
-            if cancelled:
-                self._give_back(slot)
+            if not self._start(cancel, slot):
                 return None
             outcome = "failed"
             try:
@@ -189,18 +168,9 @@ class GenerationRunner:
                     self.stats.completion_tokens += generation.completion_tokens
                 return generation
             finally:
-                with self._lock:
-                    self.stats.running -= 1
-                    setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
-                self._give_back(slot)
+                self._end(outcome, slot)
 
-        try:
-            future = loop.run_in_executor(self._executor, guarded)
-        except RuntimeError:  # closed: it never runs
-            with self._lock:
-                self.stats.waiting -= 1
-            await loop.run_in_executor(None, self._give_back, slot)
-            raise Busy("the server is shutting down; retry shortly") from None
+        future = await self._submit(loop, guarded, slot)
         try:
             generation = await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -242,6 +212,37 @@ class GenerationRunner:
             await loop.run_in_executor(None, self._give_back, slot)
             raise Busy(f"the server is busy ({waiting} answers waiting); retry shortly")
         return slot
+
+    async def _submit(
+        self, loop: asyncio.AbstractEventLoop, job: Callable[[], Any], slot: str | None
+    ) -> asyncio.Future:
+        """Hand an admitted job to the workers; Busy (and nothing counted) once closed."""
+        try:
+            return loop.run_in_executor(self._executor, job)
+        except RuntimeError:  # closed: the job never runs
+            with self._lock:
+                self.stats.waiting -= 1
+            await loop.run_in_executor(None, self._give_back, slot)
+            raise Busy("the server is shutting down; retry shortly") from None
+
+    def _start(self, cancel: threading.Event, slot: str | None) -> bool:
+        """On a worker: count a waiting job as running, or as cancelled if its client left
+        while it waited (then its slot is given back and it must not run)."""
+        with self._lock:
+            self.stats.waiting -= 1
+            cancelled = cancel.is_set()
+            self.stats.cancelled += cancelled
+            self.stats.running += not cancelled
+        if cancelled:
+            self._give_back(slot)
+        return not cancelled
+
+    def _end(self, outcome: str, slot: str | None) -> None:
+        """On a worker: count a finished job as `outcome` and give its slot back."""
+        with self._lock:
+            self.stats.running -= 1
+            setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        self._give_back(slot)
 
     def _give_back(self, slot: str | None) -> None:
         if slot is not None and self.limiter is not None:
