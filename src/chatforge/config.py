@@ -113,11 +113,11 @@ class StoreSettings(Section):
         "nearest chunks and takes longer (docs/scaling.md)",
     )
     hnsw_m: int = Field(
-        16, ge=2, le=100, description="backend postgres: HNSW links per vector; more keeps "
+        24, ge=2, le=100, description="backend postgres: HNSW links per vector; more keeps "
         "recall up at millions of chunks, with a slower build and a bigger index"
     )  # fmt: skip
     hnsw_ef_construction: int = Field(
-        64, ge=4, le=1000, description="backend postgres: HNSW candidates per vector while "
+        100, ge=4, le=1000, description="backend postgres: HNSW candidates per vector while "
         "building, at least twice hnsw_m; both apply from the next build (`chatforge reindex`)"
     )  # fmt: skip
 

@@ -228,9 +228,9 @@ def test_the_graph_settings_build_the_index_and_a_wrong_pair_is_one_line(
     assert bot.search("Which port does the daemon use?", k=1)[0].source == "en/network.md"
     bot.close()
     (bot.folder / "chatforge.yaml").write_text(
-        "store:\n  backend: postgres\n  url: postgresql://x@127.0.0.1:1/db\n  hnsw_m: 40\n"
+        "store:\n  backend: postgres\n  url: postgresql://x@127.0.0.1:1/db\n  hnsw_m: 60\n"
     )
     with pytest.raises(ConfigError) as e:
         Bot(bot.folder)
     message = str(e.value)
-    assert "\n" not in message and "hnsw_ef_construction (64)" in message and "80" in message
+    assert "\n" not in message and "hnsw_ef_construction (100)" in message and "120" in message
