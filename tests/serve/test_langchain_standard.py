@@ -4,7 +4,7 @@ on `ChatOpenAI` pointed at `chatforge serve` over real HTTP, with the bot's defa
 They are the checks LangChain asks of any chat model it lists: invoking, streaming, batching,
 usage, stop sequences, conversations, and tool calling (a call with arguments, one without,
 `tool_choice`, tool results in the history, an agent loop). The flags below say what the server
-does not offer (images, PDFs, audio, response_format); their tests are skipped by the suite.
+does not offer (images, PDFs, audio, another model per call); their tests are skipped.
 """
 
 from __future__ import annotations
@@ -72,11 +72,11 @@ class TestChatforgeServer(ChatModelIntegrationTests):
 
     @property
     def has_structured_output(self) -> bool:
-        return False
+        return True
 
     @property
     def supports_json_mode(self) -> bool:
-        return False
+        return True
 
     @property
     def supports_model_override(self) -> bool:

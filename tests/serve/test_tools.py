@@ -109,6 +109,49 @@ def test_none_answers_in_plain_text(client):
     assert choice.message.tool_calls is None and choice.message.content.strip()
 
 
+CONTACT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "city": {"type": "string"},
+        "age": {"type": "integer"},
+    },
+    "required": ["name", "city", "age"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ada Brennock is 36 and lives in Lyon. Give her contact card.",
+        "Ada Brennock a 36 ans et habite à Lyon. Donne sa fiche de contact.",
+    ],
+)
+def test_a_reply_asked_for_as_json_follows_its_schema(client, text):
+    """response_format json_schema (LangChain's with_structured_output) and json_object: the
+    reply is one JSON object under a grammar, with no passage retrieved and nothing stored."""
+    reply = client.chat.completions.create(
+        model="default",
+        messages=[{"role": "user", "content": text}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "contact", "schema": CONTACT, "strict": True},
+        },
+        max_tokens=60,
+    )
+    card = json.loads(reply.choices[0].message.content)
+    jsonschema.validate(card, CONTACT)
+    assert reply.choices[0].finish_reason == "stop" and "Lyon" in card["city"]
+    reply = client.chat.completions.create(
+        model="default",
+        messages=[{"role": "user", "content": text}],
+        response_format={"type": "json_object"},
+        max_tokens=60,
+    )
+    assert isinstance(json.loads(reply.choices[0].message.content), dict)
+
+
 def test_a_streamed_call_arrives_as_deltas(client):
     stream = client.chat.completions.create(
         model="default",
@@ -204,6 +247,17 @@ def test_langchain_create_agent_runs_a_tool_and_answers(live):
             "messages[1].tool_call_id",
         ),
         ({"tools": [ADD], "tool_choice": "required", "max_tokens": 3}, "max_tokens"),
+        ({"response_format": {"type": "json_schema"}}, "response_format"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"schema": {"type": "array"}},
+                }
+            },
+            "response_format.json_schema.schema",
+        ),
+        ({"response_format": {"type": "json_object"}, "max_tokens": 1}, "max_tokens"),
         (
             {
                 "tools": [WEATHER],

@@ -114,8 +114,14 @@ class Step:
         return {**asdict(self), "ms": round(self.ms, 1)}
 
 
-def step_schema(tools: Sequence[Tool], *, answer: bool = True) -> dict[str, Any]:
-    """One step's JSON schema: a call to one of `tools` with its arguments, or an answer."""
+ANSWER = {"type": "string", "minLength": 1}
+
+
+def step_schema(
+    tools: Sequence[Tool], *, answer: bool = True, answer_schema: dict[str, Any] = ANSWER
+) -> dict[str, Any]:
+    """One step's JSON schema: a call to one of `tools` with its arguments, or an answer (text,
+    or what `answer_schema` says, for a client that asked for a structured reply)."""
     calls = [
         {
             "type": "object",
@@ -129,7 +135,7 @@ def step_schema(tools: Sequence[Tool], *, answer: bool = True) -> dict[str, Any]
         calls.append(
             {
                 "type": "object",
-                "properties": {"answer": {"type": "string", "minLength": 1}},
+                "properties": {"answer": answer_schema},
                 "required": ["answer"],
                 "additionalProperties": False,
             }

@@ -6,8 +6,10 @@ The model is asked for one JSON object, `{"tool": name, "arguments": {...}}` or 
 text}`, and decoded under a grammar built from the tools' JSON schemas
 (chatforge.agent.loop.step_schema): arguments always parse and match their schema, and the name
 is always one of the client's tools. `tool_choice` narrows the grammar: none (plain text),
-auto (a call or an answer), required (a call), or one named function. These requests are the
-client's own agent loop: no passages are retrieved and nothing is stored.
+auto (a call or an answer), required (a call), or one named function. A `response_format` of
+`json_object` or `json_schema` (LangChain's `with_structured_output`) puts the reply itself under
+a grammar: the content is one JSON object of that schema. These requests are the client's own
+loop: no passages are retrieved and nothing is stored.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sse_starlette import EventSourceResponse
 
-from chatforge.agent.loop import step_schema
+from chatforge.agent.loop import ANSWER, step_schema
 from chatforge.agent.tools import Tool
 from chatforge.errors import ModelError
 from chatforge.llm.base import LLM, GenOptions
@@ -40,7 +42,22 @@ Example, with a tool price(item), for "What does a lamp cost?":
 {{"tool": "price", "arguments": {{"item": "lamp"}}}}
 Result of price: 30 euros
 {{"answer": "A lamp costs 30 euros."}}"""
+JSON_PROMPT = "Reply with one JSON object, and nothing else."
+SCHEMA_PROMPT = " It follows this JSON schema:\n{}"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _usable_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object schema that llama.cpp's grammar converter takes (ValueError otherwise)."""
+    from chatforge.llm.llamacpp import schema_grammar
+
+    if schema.get("type", "object") != "object":
+        raise ValueError('the schema must be a JSON schema of "type": "object"')
+    try:
+        schema_grammar(json.dumps(schema))
+    except ModelError as e:
+        raise ValueError(f"not a usable JSON schema: {e}") from e
+    return {"type": "object", **schema}
 
 
 class FunctionDef(BaseModel):
@@ -61,16 +78,40 @@ class FunctionDef(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        """An object schema that llama.cpp's grammar converter takes."""
-        from chatforge.llm.llamacpp import schema_grammar
+        return _usable_schema(schema)
 
-        if schema.get("type", "object") != "object":
-            raise ValueError('a function\'s parameters must be a JSON schema of "type": "object"')
-        try:
-            schema_grammar(json.dumps(schema))
-        except ModelError as e:
-            raise ValueError(f"not a usable JSON schema: {e}") from e
-        return {"type": "object", **schema}
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: str = Field("reply", max_length=64)
+    description: str = ""
+    body: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    strict: bool | None = None
+
+    @field_validator("body")
+    @classmethod
+    def _schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        return _usable_schema(schema)
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's `response_format`: plain text, any JSON object, or one of a JSON schema."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError('type "json_schema" needs `json_schema` with the schema')
+        return self
+
+    def shape(self) -> dict[str, Any] | None:
+        """The reply's JSON schema; None for plain text."""
+        if self.type == "json_schema":
+            return self.json_schema.body  # type: ignore[union-attr]
+        return {"type": "object"} if self.type == "json_object" else None
 
 
 class ToolDef(BaseModel):
@@ -104,6 +145,7 @@ class ToolRequest(BaseModel):
     tools: list[ToolDef] | None = Field(None, max_length=128)
     tool_choice: Literal["none", "auto", "required"] | NamedChoice | None = None
     parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
 
 
 class ToolMessage(BaseModel):
@@ -115,15 +157,27 @@ class ToolMessage(BaseModel):
 
 
 def uses_tools(req: Any) -> bool:
-    """Whether a request is function calling: tools offered or asked for, or a tool round trip
-    in its messages."""
-    if req.tools or req.tool_choice not in (None, "none"):
+    """Whether the client runs its own loop: tools offered or asked for, a tool round trip in
+    its messages, or a reply asked for as JSON."""
+    if req.tools or req.tool_choice not in (None, "none") or _shape(req) is not None:
         return True
     return any(m.role == "tool" or m.tool_calls for m in req.messages)
 
 
-def _choice_schema(req: Any) -> dict[str, Any] | None:
-    """The grammar's schema for `tool_choice` (None: plain text)."""
+def _shape(req: Any) -> dict[str, Any] | None:
+    return req.response_format.shape() if req.response_format else None
+
+
+def _json_prompt(req: Any) -> str:
+    """What the model is told of a reply asked for as JSON (a bare object schema is left out:
+    a small model copies its "type" key into the reply)."""
+    schema = req.response_format.json_schema
+    return JSON_PROMPT + (SCHEMA_PROMPT.format(json.dumps(schema.body)) if schema else "")
+
+
+def _choice_schema(req: Any, shape: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The grammar's schema for `tool_choice` (None: plain text; `shape`, the reply's own
+    schema, when it is asked for as JSON and no tool may be called)."""
     tools = {t.function.name: t.function for t in req.tools or []}
     choice = req.tool_choice or ("auto" if tools else "none")
     if isinstance(choice, NamedChoice):
@@ -137,11 +191,11 @@ def _choice_schema(req: Any) -> dict[str, Any] | None:
         tools = {choice.function.name: tools[choice.function.name]}
         choice = "required"
     if choice == "none":
-        return None
+        return shape
     if not tools:
         raise ApiError(400, f"tool_choice {choice!r} needs `tools`", param="tool_choice")
     defs = [Tool(f.name, f.description, f.parameters, _not_run) for f in tools.values()]
-    return step_schema(defs, answer=choice == "auto")
+    return step_schema(defs, answer=choice == "auto", answer_schema=shape or ANSWER)
 
 
 def _not_run(_: dict[str, Any]) -> str:
@@ -156,7 +210,15 @@ def prompt_messages(req: Any) -> list[dict[str, str]]:
         f"{t.function.description}"
         for t in req.tools or []
     )
-    out = [{"role": "system", "content": PROMPT.format(tools=listing or "(none)")}]
+    shape = _shape(req)
+    json_only = shape is not None and not (req.tools and req.tool_choice != "none")
+    if json_only:
+        system = _json_prompt(req)
+    else:
+        system = PROMPT.format(tools=listing or "(none)")
+        if shape is not None:
+            system += f"\nThe answer is itself a JSON object. {_json_prompt(req)}"
+    out = [{"role": "system", "content": system}]
     called: dict[str, str] = {}
     for i, m in enumerate(req.messages):
         if m.role in ("system", "developer"):
@@ -178,7 +240,8 @@ def prompt_messages(req: Any) -> list[dict[str, str]]:
                 lines.append(_call_text(call))
             out.append({"role": "assistant", "content": "\n".join(lines)})
         elif m.role == "assistant":
-            out.append({"role": "assistant", "content": json.dumps({"answer": m.text()})})
+            text = m.text() if json_only else json.dumps({"answer": m.text()})
+            out.append({"role": "assistant", "content": text})
         else:
             out.append({"role": "user", "content": m.text()})
     return out
@@ -192,13 +255,18 @@ def _call_text(call: ToolCall) -> str:
     return json.dumps({"tool": call.function.name, "arguments": arguments}, ensure_ascii=False)
 
 
-def reply_of(text: str, schema: dict[str, Any] | None) -> tuple[str | None, list[dict]]:
+def reply_of(
+    text: str, schema: dict[str, Any] | None, shape: dict[str, Any] | None = None
+) -> tuple[str | None, list[dict]]:
     """The reply's content and tool calls, in OpenAI's shape."""
     if schema is None:
         return text, []
+    if schema is shape:  # a reply asked for as JSON, no tool offered
+        return text.strip(), []
     step = json.loads(text)  # the grammar guarantees it parses
     if "answer" in step:
-        return step["answer"], []
+        answer = step["answer"]
+        return (answer if shape is None else json.dumps(answer, ensure_ascii=False)), []
     call = {
         "id": f"call_{uuid.uuid4().hex[:24]}",
         "type": "function",
@@ -216,7 +284,8 @@ async def tool_completion(
     """The reply to a function-calling request, whole or as server-sent events; the model
     writes it in `runner`'s queue, counted against `owner`'s share, as answers are."""
     head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
-    schema = _choice_schema(req)
+    shape = _shape(req)
+    schema = _choice_schema(req, shape)
     messages = prompt_messages(req)
     options = GenOptions(
         max_tokens=gen["max_tokens"],
@@ -230,11 +299,11 @@ async def tool_completion(
     if schema is not None and generation.finish_reason == "length":
         raise ApiError(
             400,
-            f"max_tokens ({options.max_tokens}) ended the reply before its tool call or answer "
-            "was whole; raise max_tokens (a call takes a few dozen tokens)",
+            f"max_tokens ({options.max_tokens}) ended the reply before its JSON was whole; "
+            "raise max_tokens (a tool call takes a few dozen tokens)",
             param="max_tokens",
         )
-    content, calls = reply_of(generation.text, schema)
+    content, calls = reply_of(generation.text, schema, shape)
     finish = "tool_calls" if calls else generation.finish_reason
     usage = {
         "prompt_tokens": generation.prompt_tokens,
