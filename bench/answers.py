@@ -30,6 +30,12 @@ median time to first token and total time. The targets are judged on chatforge's
 bot's default model (qwen) with ``chat.mode: auto`` resolved for it (generate), against the
 LangChain recipe on that model.
 
+``--lang fr``: the same, in French: the French FAQ (debian-faq-fr), the labelled questions written
+in French (debian_faq_questions_fr.jsonl) and French questions no document answers
+(debian_faq_unanswerable_fr.jsonl); chatforge's bot is a French one (``chatforge init --language
+fr``: multilingual-e5-small), LangChain keeps MiniLM and its prompt is in French; a French
+"I don't know" counts as declined.
+
 Run from the repository root: ``python bench/answers.py`` (all questions and built-in models,
 about an hour on 2 cores), ``python bench/answers.py --models qwen`` (the default model, about
 25 minutes) or ``python bench/answers.py --quick`` (8 questions, one model).
@@ -55,31 +61,47 @@ from typing import Any
 import corpora
 from common import DATA, offline, read_jsonl, table
 
-QUESTION_FILES = (
-    DATA / "debian_faq_questions.jsonl",
-    DATA / "debian_faq_answers.jsonl",
-    DATA / "debian_faq_users.jsonl",
-)
-BOT = corpora.DEFAULT_CACHE / "bots" / "debian-faq"
+from chatforge.words import STOPWORDS
+
+QUESTION_FILES = {
+    "en": (
+        DATA / "debian_faq_questions.jsonl",
+        DATA / "debian_faq_answers.jsonl",
+        DATA / "debian_faq_users.jsonl",
+    ),
+    "fr": (DATA / "debian_faq_questions_fr.jsonl", DATA / "debian_faq_unanswerable_fr.jsonl"),
+}
+BOTS = corpora.DEFAULT_CACHE / "bots"
+FAQ = {"en": corpora.debian_faq, "fr": corpora.debian_faq_fr}
 EXTRACT_WORDS = 95
-LANGCHAIN_PROMPT = (
-    "Use only the following context to answer the question. If the context does not contain "
-    "the answer, say that you don't know.\n\nContext:\n{context}\n\nQuestion: {question}"
-)
+LANGCHAIN_PROMPT = {
+    "en": "Use only the following context to answer the question. If the context does not "
+    "contain the answer, say that you don't know.\n\nContext:\n{context}\n\nQuestion: {question}",
+    "fr": "Utilise uniquement le contexte suivant pour répondre à la question. Si le contexte ne "
+    "contient pas la réponse, dis que tu ne sais pas.\n\nContexte :\n{context}\n\n"
+    "Question : {question}",
+}
 DECLINE = re.compile(
     r"\b(?:i )?(?:don't|do not|cannot|can't|could not|couldn't) (?:know|find|answer|help)|"
     r"\bnot (?:covered|mentioned|included|provided|found|available)\b|"
     r"\bno (?:information|mention|relevant)\b|"
     r"\b(?:does|do) not (?:contain|provide|mention|include|say|cover)\b|"
-    r"\bunable to (?:answer|find)\b|\bnothing in my documents\b",
+    r"\bunable to (?:answer|find)\b|\bnothing in my documents\b|"
+    r"\bje ne (?:le |l')?(?:sais|trouve|connais|peux)\b|\brien dans mes documents\b|"
+    r"\bne (?:le |l')?(?:disent|mentionnent|contiennent|couvrent|précisent|parlent) pas\b|"
+    r"\baucune (?:information|mention)\b",
     re.IGNORECASE,
 )
 _CITE = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_TOKEN = re.compile(r"[a-z0-9]+")
-STOP = frozenset(
-    "a an the and or of to in on for is are be can i you it this that with as by at from what "
-    "how do does your my if not will which there these those has have was were so".split()
+_TOKEN = re.compile(r"[^\W_]+")
+"""A word in any script: accented French words stay whole."""
+STOP = (
+    frozenset(
+        "a an the and or of to in on for is are be can i you it this that with as by at from what "
+        "how do does your my if not will which there these those has have was were so".split()
+    )
+    | STOPWORDS
 )
 TARGETS = {
     "f1_vs_langchain": 2.0,
@@ -95,7 +117,7 @@ TARGETS = {
 # -- the labelled set --------------------------------------------------------------------
 
 
-def section_texts(faq: Path) -> dict[tuple[str, str], str]:
+def section_texts(faq: Path, lang: str = "en") -> dict[tuple[str, str], str]:
     """(chapter file, section number) -> the section's own answer text (subsections left out).
 
     A section whose text is all in subsections takes its first subsection's text.
@@ -103,7 +125,7 @@ def section_texts(faq: Path) -> dict[tuple[str, str], str]:
     from bs4 import BeautifulSoup, Tag
 
     out: dict[tuple[str, str], str] = {}
-    for rel in corpora.debian_faq_pages(faq):
+    for rel in corpora.debian_faq_pages(faq, lang):
         soup = BeautifulSoup((faq / rel).read_text(encoding="utf-8"), "html.parser")
         for div in soup.find_all("div", class_="section"):
             heading = div.find(["h2", "h3", "h4"])
@@ -154,12 +176,12 @@ class Question:
         return self.source is not None
 
 
-def load_questions(faq: Path) -> list[Question]:
-    sections = section_texts(faq)
+def load_questions(faq: Path, lang: str = "en") -> list[Question]:
+    sections = section_texts(faq, lang)
     df = Counter(t for text in sections.values() for t in set(_tokens(text)))
     n_docs = len(sections)
     out = []
-    for row in (r for path in QUESTION_FILES for r in read_jsonl(path)):
+    for row in (r for path in QUESTION_FILES[lang] for r in read_jsonl(path)):
         q = Question(row["question"], row["kind"], row.get("source"), row.get("section"))
         if q.answerable:
             q.reference = sections.get((q.source, q.section), "")
@@ -295,14 +317,14 @@ class Chatforge:
 class LangChain:
     """The standard recipe; `top_chunk` serves the extractive baseline from the same index."""
 
-    def __init__(self, faq: Path, embed_path: str) -> None:
+    def __init__(self, faq: Path, embed_path: str, lang: str = "en") -> None:
         from langchain_community.document_loaders import BSHTMLLoader
         from langchain_community.vectorstores import FAISS
         from langchain_huggingface import HuggingFaceEmbeddings
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         docs = []
-        for rel in corpora.debian_faq_pages(faq):
+        for rel in corpora.debian_faq_pages(faq, lang):
             docs.extend(BSHTMLLoader(str(faq / rel), open_encoding="utf-8").load())
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         chunks = splitter.split_documents(docs)
@@ -310,7 +332,7 @@ class LangChain:
         self.index = FAISS.from_documents(chunks, embeddings)
         self.retriever = self.index.as_retriever(search_kwargs={"k": 4})
         self.chunks = len(chunks)
-        self._llms: dict[str, Any] = {}
+        self.lang = lang
 
     def chain(self, gguf: str, max_tokens: int) -> Callable[[Question], Result]:
         from langchain_community.chat_models import ChatLlamaCpp
@@ -328,7 +350,7 @@ class LangChain:
             max_tokens=max_tokens,
             verbose=False,
         )
-        prompt = ChatPromptTemplate.from_template(LANGCHAIN_PROMPT)
+        prompt = ChatPromptTemplate.from_template(LANGCHAIN_PROMPT[self.lang])
 
         def context(docs: list[Any]) -> str:
             return "\n\n".join(d.page_content for d in docs)
@@ -416,17 +438,17 @@ COLUMNS = ("f1", "f1_own", "f1_first", "rougeL", "key_terms", "words", "generate
 # -- main --------------------------------------------------------------------------------
 
 
-def open_bot(bot_dir: Path, faq: Path) -> Any:
+def open_bot(bot_dir: Path, faq: Path, lang: str = "en") -> Any:
     from chatforge.bot import Bot
     from chatforge.profiles import settings_for
 
     Bot.init(bot_dir, exist_ok=True).close()
     # a new bot's settings, whatever an older chatforge wrote into the folder's chatforge.yaml
-    bot = Bot(bot_dir.resolve(), settings_for("general"))
+    bot = Bot(bot_dir.resolve(), settings_for("general", lang))
     cwd = os.getcwd()
     os.chdir(faq)
     try:
-        bot.ingest([p.as_posix() for p in corpora.debian_faq_pages(faq)])
+        bot.ingest([p.as_posix() for p in corpora.debian_faq_pages(faq, lang)])
     finally:
         os.chdir(cwd)
     bot.settings.memory.enabled = False
@@ -440,10 +462,16 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=0, help="N spread over the set (0: all)")
     parser.add_argument("--models", default="", help="comma-separated built-in models")
     parser.add_argument("--max-tokens", type=int, default=200)
-    parser.add_argument("--bot", type=Path, default=BOT, help="bot folder (reused if present)")
+    parser.add_argument("--lang", choices=sorted(FAQ), default="en", help="the FAQ's language")
+    parser.add_argument("--bot", type=Path, help="bot folder (reused if present)")
     parser.add_argument("--ablate", action="store_true", help="also chatforge variants")
-    parser.add_argument("--out", type=Path, default=corpora.DEFAULT_CACHE / "answers.jsonl")
+    parser.add_argument("--out", type=Path, help="the answers, one JSON line each")
     args = parser.parse_args()
+    suffix = "" if args.lang == "en" else f"-{args.lang}"
+    # English shares bench/retrieval.py's bot; the French one answers with the French default
+    # embedding model, where retrieval.py's French bot keeps MiniLM to compare the halves.
+    args.bot = args.bot or BOTS / ("debian-faq" if args.lang == "en" else "debian-faq-fr-answers")
+    args.out = args.out or corpora.DEFAULT_CACHE / f"answers{suffix}.jsonl"
     offline()
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*XML document.*")
@@ -452,18 +480,19 @@ def main() -> None:
     models = [m for m in args.models.split(",") if m] or (
         ["qwen"] if args.quick else list(BUILTIN_MODELS)
     )
-    faq = corpora.debian_faq()
-    questions = load_questions(faq)
+    faq = FAQ[args.lang]()
+    questions = load_questions(faq, args.lang)
     if args.quick:
         questions = spread(questions, 8)
     elif args.questions:
         questions = spread(questions, args.questions)
-    bot = open_bot(args.bot, faq)
-    unknown = bot.settings.chat.unknown_answer
-    lc = LangChain(faq, resolve_embedder(bot.settings.embed.model))
+    bot = open_bot(args.bot, faq, args.lang)
+    unknown = bot.settings.chat.unknown_reply(args.lang)
+    lc = LangChain(faq, resolve_embedder("all-MiniLM-L6-v2"), args.lang)
     n_unans = sum(not q.answerable for q in questions)
     print(
-        f"Debian FAQ: {len(questions)} questions ({n_unans} unanswerable); chatforge "
+        f"Debian FAQ ({args.lang}, embed {bot.settings.embed.model}): {len(questions)} questions "
+        f"({n_unans} unanswerable); chatforge "
         f"{bot.store.chunk_count()} chunks, LangChain {lc.chunks} chunks; models {models}; "
         f"load {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores"
     )
