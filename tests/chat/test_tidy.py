@@ -56,6 +56,24 @@ GUIDE = Source(
             "Selon les documents : il faut installer libpaper1. [2]",
             "Il faut installer libpaper1. [2]",
         ),  # fmt: skip
+        # the passage's heading line, closed around a heading with parentheses, left unclosed,
+        # or without its parentheses
+        (
+            "Debian ships gnash and swfdec. [1]\n(from: Where is a player for Flash (SWF)?)",
+            "Debian ships gnash and swfdec. [1]",
+        ),
+        (
+            "Ian prefers ee'-en. [1]\n(from: How does one pronounce Debian and what does",
+            "Ian prefers ee'-en. [1]",
+        ),
+        (
+            "Look under Conffiles. [1]\nfrom: What is a Debian conffile?",
+            "Look under Conffiles. [1]",
+        ),
+        (
+            "Sid est la distribution « unstable ». [1]\nfrom: À quoi correspondent les noms ?",
+            "Sid est la distribution « unstable ». [1]",
+        ),
         # an answer with nothing echoed is kept as written
         (
             "No. You can remove them with apt clean. [1]",
@@ -65,6 +83,11 @@ GUIDE = Source(
 )
 def test_echoed_scaffolding_is_removed_in_english_and_french(raw, tidied):
     assert tidy(raw, [FAQ, GUIDE]) == tidied
+
+
+def test_a_quoted_mail_header_is_not_taken_for_an_echoed_heading():
+    text = "The report came from Alice: [1]\nFrom: Alice <alice@example.org>\nSubject: dpkg"
+    assert tidy(text, [FAQ, GUIDE]) == text
 
 
 def test_an_uncited_sentence_gets_the_passage_that_holds_it_and_a_wrong_one_is_replaced():

@@ -32,8 +32,11 @@ _PREAMBLE = re.compile(
 )
 _NOTATION = re.compile(r"\s*\[n\]", re.IGNORECASE)
 """The prompt's own notation for a citation, copied as if it were one."""
-_FROM = re.compile(r"\s*\(from: [^)]*\)", re.IGNORECASE)
-"""The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage)."""
+_FROM = re.compile(r"\s*\(from: (?:[^()\n]|\([^()\n]*\))*\)|(?:^|\n)[ \t]*\(?from: [^\n]*")
+"""The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage),
+copied whole (its heading may hold parentheses: "(from: Where is a player for Flash (SWF)?)"),
+or as a line of its own left unclosed or without its parentheses. Lower case, as the prompt
+writes it: a quoted mail's "From: Alice" stays."""
 _BEFORE_END = re.compile(r"\s+([.!?,;:])")
 _SPACE_BEFORE_BREAK = re.compile(r"[ \t]+\n")
 _PIECES = re.compile(f"({SENTENCE_BREAK.pattern})")
