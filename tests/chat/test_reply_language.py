@@ -25,6 +25,18 @@ def test_nothing_relevant_gets_the_unknown_answer_in_the_questions_language(bot,
     assert french.text.startswith("Je ne sais pas") and french.prompt is None
 
 
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("Combien de lunes a Jupiter ?", "fr"), ("How many moons has Jupiter?", "en")],
+)
+def test_a_short_question_with_as_many_french_as_english_words_is_answered_in_its_language(
+    bot, question, language
+):
+    """ "de" is French, "a" English: the common words tie, so the language detector decides."""
+    answer = bot.ask(question, user="lang", save=False)
+    assert (answer.mode, answer.text) == ("fixed", bot.settings.chat.unknown_reply(language))
+
+
 def test_a_users_own_unknown_answer_is_still_the_english_reply(bot):
     bot.settings.chat.unknown_answer = "Nothing on that here."
     bot.settings.chat.unknown_answers = {}

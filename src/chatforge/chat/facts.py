@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from chatforge.languages import detect
 from chatforge.words import ENGLISH, FRENCH
 
 SLOTS = (
@@ -241,10 +242,14 @@ def is_question(sentence: str) -> bool:
 
 
 def language_of(text: str) -> str:
-    """ "fr" when a text has more French than English common words, else "en"."""
+    """ "fr" when a text has more French than English common words, "en" when fewer; on a tie
+    (a short question: "Combien de lunes a Jupiter ?" has one of each) the language detector
+    decides, and "en" unless it says French."""
     words = re.findall(r"[\w]+'?", normalize(text).lower())
     french = sum(w.rstrip("'") in FRENCH and w.rstrip("'") not in ENGLISH for w in words)
     english = sum(w in ENGLISH and w not in FRENCH for w in words)
+    if french == english:
+        return "fr" if detect(text)[0] == "fr" else "en"
     return "fr" if french > english else "en"
 
 
