@@ -63,16 +63,17 @@ GUIDE = Source(
             "Debian ships gnash and swfdec. [1]",
         ),
         (
-            "Ian prefers ee'-en. [1]\n(from: How does one pronounce Debian and what does",
-            "Ian prefers ee'-en. [1]",
+            "Pass --log to dpkg. [1]\n(from: How can I keep a log of the packages I added",
+            "Pass --log to dpkg. [1]",
         ),
         (
-            "Look under Conffiles. [1]\nfrom: What is a Debian conffile?",
-            "Look under Conffiles. [1]",
+            "Pass --log to dpkg. [1]\nfrom: How can I keep a log of the packages I added to the "
+            "system?",
+            "Pass --log to dpkg. [1]",
         ),
         (
-            "Sid est la distribution « unstable ». [1]\nfrom: À quoi correspondent les noms ?",
-            "Sid est la distribution « unstable ». [1]",
+            "Installez le paquet libpaper1. [2]\nfrom: Taille du papier",
+            "Installez le paquet libpaper1. [2]",
         ),
         # an answer with nothing echoed is kept as written
         (
@@ -85,8 +86,14 @@ def test_echoed_scaffolding_is_removed_in_english_and_french(raw, tidied):
     assert tidy(raw, [FAQ, GUIDE]) == tidied
 
 
-def test_a_quoted_mail_header_is_not_taken_for_an_echoed_heading():
-    text = "The report came from Alice: [1]\nFrom: Alice <alice@example.org>\nSubject: dpkg"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The report came from Alice: [1]\nFrom: Alice <alice@example.org>\nSubject: dpkg",
+        "Build on the small image: [1]\nfrom: alpine\nrun: apt install libpaper1",
+    ],
+)
+def test_a_from_line_that_names_no_heading_stays(text):
     assert tidy(text, [FAQ, GUIDE]) == text
 
 

@@ -32,11 +32,12 @@ _PREAMBLE = re.compile(
 )
 _NOTATION = re.compile(r"\s*\[n\]", re.IGNORECASE)
 """The prompt's own notation for a citation, copied as if it were one."""
-_FROM = re.compile(r"\s*\(from: (?:[^()\n]|\([^()\n]*\))*\)|(?:^|\n)[ \t]*\(?from: [^\n]*")
+_FROM = re.compile(r"\s*\(from: (?:[^()\n]|\([^()\n]*\))*\)")
 """The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage),
-copied whole (its heading may hold parentheses: "(from: Where is a player for Flash (SWF)?)"),
-or as a line of its own left unclosed or without its parentheses. Lower case, as the prompt
-writes it: a quoted mail's "From: Alice" stays."""
+copied whole; its heading may hold parentheses ("(from: Where is a player for Flash (SWF)?)")."""
+_FROM_LINE = re.compile(r"(?:^|\n)[ \t]*\(?from: ([^\n]*)")
+"""The same line left unclosed or without its parentheses: dropped only when what follows is
+one of the passages' headings or its start, so a quoted "from: alpine" line stays."""
 _BEFORE_END = re.compile(r"\s+([.!?,;:])")
 _SPACE_BEFORE_BREAK = re.compile(r"[ \t]+\n")
 _PIECES = re.compile(f"({SENTENCE_BREAK.pattern})")
@@ -50,7 +51,7 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     A marker that opened the answer moves to the end of its first sentence.
     """
     heads = {h for s in sources for h in headings(s)} | {plain_heading(question)} - {""}
-    text = _NOTATION.sub("", _FROM.sub("", text.strip()))
+    text = _NOTATION.sub("", _drop_heading_lines(_FROM.sub("", text.strip()), heads))
     for head in sorted(heads, key=len, reverse=True):
         text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
                       flags=re.IGNORECASE)  # fmt: skip
@@ -78,6 +79,17 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
         if not cited_numbers(first) and not _LEADING_MARKER.match(rest):
             text = first + moved + sep + rest
     return text
+
+
+def _drop_heading_lines(text: str, heads: set[str]) -> str:
+    """`text` without the `_FROM_LINE` lines that echo one of `heads` (or its first words)."""
+
+    def drop(m: re.Match[str]) -> str:
+        said = plain_heading(m.group(1).rstrip(" )"))
+        echoed = any(h == said or len(said.split()) >= 3 and h.startswith(said) for h in heads)
+        return "" if said and echoed else m.group(0)
+
+    return _FROM_LINE.sub(drop, text)
 
 
 _DANGLING = re.compile(
