@@ -32,7 +32,7 @@ _PREAMBLE = re.compile(
 )
 _NOTATION = re.compile(r"\s*\[n\]", re.IGNORECASE)
 """The prompt's own notation for a citation, copied as if it were one."""
-_FROM = re.compile(r"\s*\(from: (?:[^()\n]|\([^()\n]*\))*\)")
+_FROM = re.compile(r"\s*\(from: (?:[^()\n]|\([^()\n]*\))*\)", re.IGNORECASE)
 """The heading line of a passage as the prompt shows it (chatforge.chat.prompt.format_passage),
 copied whole; its heading may hold parentheses ("(from: Where is a player for Flash (SWF)?)")."""
 _FROM_LINE = re.compile(r"(?:^|\n)[ \t]*\(?from: ([^\n]*)")
