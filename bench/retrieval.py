@@ -8,6 +8,10 @@ also its subsections. Every label is checked against the store before scoring. p
 questions (bench/data/python_docs_questions.jsonl) name the pages that answer them, and `--pages`
 pages of the Python documentation are ingested, the answer pages among them.
 
+debian-faq-users: the labelled questions of the answer and tuning benches
+(debian_faq_users, debian_faq_hard, debian_faq_answers), in users' own words over the same FAQ:
+worded unlike its headings, so BM25 finds little and the fusion must not let it mislead.
+
 debian-faq-fr: the same labels with the questions written in French, over the French FAQ
 (package debian-faq-fr, same chapters and section numbers, `.fr.html` files). debian-faq-cross:
 those French questions over the English FAQ. `all` runs every set, one summary line each;
@@ -30,11 +34,16 @@ from common import DATA, first_rank, offline, rank_metrics, read_jsonl, table
 
 QUESTIONS = {
     "debian-faq": DATA / "debian_faq_questions.jsonl",
+    "debian-faq-users": (
+        DATA / "debian_faq_users.jsonl",
+        DATA / "debian_faq_hard.jsonl",
+        DATA / "debian_faq_answers.jsonl",
+    ),
     "python-docs": DATA / "python_docs_questions.jsonl",
     "debian-faq-fr": DATA / "debian_faq_questions_fr.jsonl",
     "debian-faq-cross": DATA / "debian_faq_questions_fr.jsonl",
 }
-CORPUS = {"debian-faq-cross": "debian-faq"}
+CORPUS = {"debian-faq-cross": "debian-faq", "debian-faq-users": "debian-faq"}
 """The corpus of a set, where it is not the set's own name."""
 BOTS = corpora.DEFAULT_CACHE / "bots"
 CUTOFFS = (1, 5, 10)
@@ -59,6 +68,7 @@ class CachedQueries:
         self.embedder = embedder
         self.encode_query = lru_cache(maxsize=None)(embedder.encode_query)
         self.relevance = embedder.relevance
+        self.languages = embedder.languages
 
 
 def check_labels(bot: Any, questions: list[dict[str, Any]]) -> None:
@@ -76,8 +86,11 @@ def check_labels(bot: Any, questions: list[dict[str, Any]]) -> None:
 
 
 def questions_of(name: str) -> list[dict[str, Any]]:
-    """The set's questions; the cross-language set points the French labels at English pages."""
-    questions = read_jsonl(QUESTIONS[name])
+    """The set's labelled questions; the cross-language set points the French labels at English
+    pages."""
+    files = QUESTIONS[name]
+    files = files if isinstance(files, tuple) else (files,)
+    questions = [q for f in files for q in read_jsonl(f) if q.get("source") or q.get("sources")]
     if name == "debian-faq-cross":
         for q in questions:
             q["source"] = q["source"].replace(".fr.html", ".en.html")

@@ -8,7 +8,7 @@ import pytest
 from support import bot_over
 
 from chatforge.errors import ChatforgeError
-from chatforge.retrieve import adaptive, convex, rrf, standout
+from chatforge.retrieve import adaptive, by_best, convex, rrf, standout
 
 DOCS = {
     "donate.md": "# Donating equipment\n\nWe gladly take the desktops and laptops you no longer "
@@ -24,26 +24,29 @@ DOCS = {
 QUESTION = "can I give my old computer to you"
 
 
-def test_convex_rescales_each_half_by_its_best_and_weighs_them():
-    dense = [(1, 0.8), (2, 0.4), (3, -0.2)]
-    lexical = [(3, 12.0), (2, 6.0)]
-    fused = convex([(dense, 0.8), (lexical, 0.2)])
-    # dense rescales to 1, .5 and 0 (a negative cosine counts as 0); BM25 to 1 (chunk 3) and
-    # .5 (chunk 2); chunk 1 is not in BM25's list.
-    assert fused == pytest.approx({1: 0.8, 2: 0.5, 3: 0.2})
+def test_convex_weighs_scores_clipped_to_a_full_match():
+    dense = by_best([(1, 0.8), (2, 0.4), (3, -0.2)])
+    lexical = [(3, 1.3), (2, 0.5)]  # BM25 over the question's full match: above 1 is clipped
+    fused = convex([(dense, 0.9), (lexical, 0.1)])
+    # dense rescales to 1, .5 and 0 (a negative cosine counts as 0); chunk 1 is not in BM25's
+    # list.
+    assert fused == pytest.approx({1: 0.9, 2: 0.45 + 0.05, 3: 0.1})
 
 
-def test_convex_keeps_the_scale_wherever_a_half_is_cut():
+def test_the_dense_scale_does_not_move_wherever_its_list_is_cut():
     dense = [(1, 0.9), (2, 0.6), (3, 0.3), (4, 0.1)]
-    lexical = [(2, 5.0)]
-    whole = convex([(dense, 0.8), (lexical, 0.2)])
-    cut = convex([(dense[:2], 0.8), (lexical, 0.2)])
-    assert cut == pytest.approx({k: whole[k] for k in (1, 2)})
+    assert dict(by_best(dense[:2])) == pytest.approx(dict(by_best(dense)[:2]))
+    assert by_best([(7, 0.0), (8, -0.1)]) == []
 
 
-def test_convex_skips_an_empty_half_or_one_with_nothing_above_zero():
-    fused = convex([([(7, 0.3), (8, 0.15)], 1.0), ([], 3.0), ([(9, 0.0)], 1.0)])
-    assert fused == pytest.approx({7: 0.2, 8: 0.1})
+def test_a_bm25_list_matching_only_common_words_weighs_little_beside_dense():
+    """The same BM25 ranking, once with its best hit matching the whole question (1.0) and
+    once matching a common word of it (0.1): rescaled by its best hit, both would weigh alike.
+    Dense prefers chunk 1 by a little."""
+    dense = by_best([(1, 0.56), (2, 0.55)])
+    sure, unsure = [(2, 1.0)], [(2, 0.1)]
+    assert max(convex([(dense, 0.9), (sure, 0.1)]).items(), key=lambda kv: kv[1])[0] == 2
+    assert max(convex([(dense, 0.9), (unsure, 0.1)]).items(), key=lambda kv: kv[1])[0] == 1
 
 
 def test_rrf_adds_weighted_reciprocal_ranks():
@@ -84,14 +87,14 @@ def test_adaptive_fusion_hears_the_half_whose_best_stands_out():
     """Constructed halves: one returns a flat list (clueless: its best is one of many
     look-alikes), the other puts one chunk far above the rest. Fixed weights let the flat half
     decide; adaptive fusion ranks first what the better half ranks first, whichever half it is."""
-    flat = [(i, 0.50 - 0.002 * i) for i in range(1, 30)]  # dense, lost in a foreign language
-    peaked = [(30, 9.0), *((i, 1.0 + 0.01 * i) for i in range(1, 10))]  # BM25, on the answer
+    flat = by_best([(i, 0.50 - 0.002 * i) for i in range(1, 30)])  # dense, lost in a language
+    peaked = [(30, 0.9), *((i, 0.1 + 0.001 * i) for i in range(1, 10))]  # BM25, on the answer
     assert max(convex([(flat, 0.8), (peaked, 0.2)]).items(), key=lambda kv: kv[1])[0] != 30
     fused = adaptive([(flat, 0.8), (peaked, 0.2)])
     assert max(fused.items(), key=lambda kv: kv[1])[0] == 30
     # The other way round: a sure dense half and a BM25 half matching only common words.
-    sure = [(7, 0.9), *((i, 0.3 - 0.001 * i) for i in range(10, 40))]
-    noisy = [(i, 5.0 - 0.01 * i) for i in range(10, 40)]
+    sure = by_best([(7, 0.9), *((i, 0.3 - 0.001 * i) for i in range(10, 40))])
+    noisy = [(i, 0.5 - 0.001 * i) for i in range(10, 40)]
     fused = adaptive([(sure, 0.8), (noisy, 0.2)])
     assert max(fused.items(), key=lambda kv: kv[1])[0] == 7
     assert standout(flat) < 2 < standout(sure)
@@ -108,8 +111,9 @@ FRENCH_QUESTION = "Est-ce que je peux vous donner les laptops dont je ne me sers
 
 def test_bm25_is_left_out_for_a_question_in_a_language_no_chunk_is_in(bot):
     """BM25 across languages matches only shared words (here "laptops"), so a surely French
-    question over these English pages ranks as the dense half alone does; an English one, or
-    the French one once a French page is stored, keeps BM25."""
+    question over these English pages ranks as the dense half alone does; an English one keeps
+    the set weights. Once a French page is stored, the French question keeps BM25 and, since
+    the built-in English model cannot read French, hears both halves equally."""
     from chatforge.retrieve import Retriever
 
     retriever = Retriever(bot.store, bot.embedder, bot.settings.retrieve)
@@ -117,8 +121,9 @@ def test_bm25_is_left_out_for_a_question_in_a_language_no_chunk_is_in(bot):
     r.dense = False
     assert bot.search(FRENCH_QUESTION, k=4)  # BM25 alone has something to say
     r.dense = True
-    assert retriever.lexical_share(FRENCH_QUESTION) == 0.0
-    assert retriever.lexical_share(QUESTION) == 1.0
+    r.dense_weight, r.lexical_weight = 0.9, 0.1
+    assert retriever.weights(FRENCH_QUESTION) == (0.9, 0.0)
+    assert retriever.weights(QUESTION) == (0.9, 0.1)
     hybrid = [h.chunk_id for h in bot.search(FRENCH_QUESTION, k=4)]
     r.lexical = False
     assert hybrid == [h.chunk_id for h in bot.search(FRENCH_QUESTION, k=4)]
@@ -129,4 +134,6 @@ def test_bm25_is_left_out_for_a_question_in_a_language_no_chunk_is_in(bot):
         encoding="utf-8",
     )
     bot.ingest(["."])
-    assert retriever.lexical_share(FRENCH_QUESTION) == 1.0
+    assert bot.embedder.languages == ("en",)
+    assert retriever.weights(FRENCH_QUESTION) == pytest.approx((0.5, 0.5))
+    assert retriever.weights(QUESTION) == (0.9, 0.1)

@@ -138,11 +138,12 @@ class RetrieveSettings(Section):
     fusion: Literal["adaptive", "convex", "rrf"] = Field(
         "convex",
         description="adaptive = convex with each weight scaled per question by how far that "
-        "half's best hit stands out of its list; convex = weighted sum of each half's scores "
-        "over its best score; rrf = reciprocal rank fusion",
+        "half's best hit stands out of its list; convex = weighted sum of each half's scores, "
+        "dense's over its best, BM25's over the question's full match; rrf = reciprocal rank "
+        "fusion",
     )
-    dense_weight: float = Field(0.8, ge=0, description="weight of the dense half in fusion")
-    lexical_weight: float = Field(0.2, ge=0, description="weight of the BM25 half in fusion")
+    dense_weight: float = Field(0.9, ge=0, description="weight of the dense half in fusion")
+    lexical_weight: float = Field(0.1, ge=0, description="weight of the BM25 half in fusion")
     rrf_k: int = Field(20, ge=1, description="reciprocal rank fusion constant (fusion: rrf)")
     mmr: bool = Field(False, description="re-rank for diversity (maximal marginal relevance)")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity")

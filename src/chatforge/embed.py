@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chatforge.errors import ModelError
-from chatforge.models import resolve_embedder, unrelated_cosine
+from chatforge.models import embedder_languages, resolve_embedder, unrelated_cosine
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -215,6 +215,7 @@ class Embedder:
         self.dtype = _pick_dtype(dtype, self.device, self.backend, from_4bit)
         self.batch_size = batch_size
         self.unrelated = unrelated_cosine(model)
+        self.languages = embedder_languages(model)
         # One question is embedded by retrieval, the relevance floor, passage compression, the
         # choice of the quoted passage and memory recall; remembered, that is one model call.
         self.encode_query = lru_cache(maxsize=QUERY_CACHE)(self._encode_query)

@@ -1,12 +1,13 @@
 """Hybrid retrieval: dense (FAISS) and lexical (BM25) results fused, optionally diversified.
 
 Dense search finds paraphrases; BM25 finds rare exact words (command names, error codes).
-By default the two are fused by a convex combination of their scores, each rescaled by its best:
-unlike rank fusion it hears how sure each half is, so BM25's weak hits on a question it
-half-matches cannot push dense's clear answer down. The default, adaptive, also sets the two
-weights per question from how far each half's best hit stands out of its own list, so a half
-that is clueless (a language its model does not know, a code word it never saw) is heard less.
-Fixed weights and reciprocal rank fusion remain settings.
+By default the two are fused by a convex combination of their scores, each on a scale where 1
+is a full match: unlike rank fusion it hears how sure each half is. BM25's scale is the
+question's full match (a chunk holding each of its terms), not its best hit, so a list whose
+best hit matches only the question's common words (a question in the user's own words) weighs
+little and cannot push dense's clear answer down. Where one half cannot read the question's
+language, the weights move (`Retriever.weights`). Adaptive weights and reciprocal rank fusion
+remain settings.
 """
 
 from __future__ import annotations
@@ -58,22 +59,27 @@ def rrf(rankings: list[tuple[Ranking, float]], k: int) -> dict[int, float]:
     return fused
 
 
-def convex(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
-    """Convex combination: score(d) = sum of weight * score / best score, over the weights' sum.
+def by_best(ranking: Ranking) -> Ranking:
+    """Scores over the best one, from a floor of 0 (a cosine below 0 counts as 0): the dense
+    half's scale for the fusion. A cosine has no ceiling questions reach, so the best hit is
+    the measure, and how far the others trail it is kept; where the list is cut does not move
+    the scale, unlike min-max rescaling."""
+    best = max((s for _, s in ranking), default=0.0)
+    return [(cid, max(s, 0.0) / best) for cid, s in ranking] if best > 0 else []
 
-    Each half's scores are rescaled by its best one, from a floor of 0 (a cosine below 0 counts
-    as 0; BM25 is never negative), so its best hit scores 1 and how far the others trail it is
-    kept. Where a half's list is cut does not move the scale, unlike min-max rescaling. A chunk
-    one half did not return scores 0 there. The fused score lies in [0, 1].
+
+def convex(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
+    """Convex combination: score(d) = sum of weight * score, over the weights' sum.
+
+    Each half's scores come on a scale where 1 is a full match (dense: `by_best`; BM25: the
+    question's full match, see KeywordIndex.search), clipped to [0, 1]. A chunk one half did
+    not return scores 0 there. The fused score lies in [0, 1].
     """
     total = sum(w for _, w in rankings)
     fused: dict[int, float] = {}
     for ranking, weight in rankings:
-        best = max((s for _, s in ranking), default=0.0)
-        if best <= 0:
-            continue
         for cid, s in ranking:
-            fused[cid] = fused.get(cid, 0.0) + weight / total * max(s, 0.0) / best
+            fused[cid] = fused.get(cid, 0.0) + weight / total * min(max(s, 0.0), 1.0)
     return fused
 
 
@@ -95,10 +101,9 @@ def standout(ranking: Ranking) -> float:
 def adaptive(rankings: list[tuple[Ranking, float]]) -> dict[int, float]:
     """Convex fusion with each half's weight scaled by its `standout` for this question.
 
-    The set weights stay the prior (dense 0.8: on English it is the better half), the z-scores
-    move them per question: on the bench's French questions the English-only dense model's list
-    is flat and BM25's is peaked, so BM25 leads there, while on English questions the weights
-    stay near the prior. Where neither half stands out the set weights apply unchanged."""
+    The set weights stay the prior, the z-scores move them per question: a half whose list is
+    flat (an English-only model on a French question) is heard less than one whose best hit
+    stands out. Where neither half stands out the set weights apply unchanged."""
     weighted = [(r, w * standout(r)) for r, w in rankings]
     if sum(w for _, w in weighted) <= 0:
         weighted = rankings
@@ -144,26 +149,28 @@ class Retriever:
         glob = filters.source if filters else None
         depth = max(s.candidates, k * 2)
         rankings: list[tuple[Ranking, float]] = []
+        dense_weight, lexical_weight = self.weights(query)
         qvec = None
         if s.dense:
             qvec = self.embedder.encode_query(query)
             dense = [
                 (cid, self.embedder.relevance(c)) for cid, c in self.store.dense(qvec, depth, glob)
             ]
-            rankings.append((dense, s.dense_weight))
+            rankings.append((dense, dense_weight))
         if s.lexical:
             # After the embedding, not beside it: a third busy thread on a 2-core machine stalls
             # torch's own threads, which costs more than BM25 takes.
-            weight = s.lexical_weight
-            if s.dense and s.dense_weight > 0:
-                weight *= self.lexical_share(query)
-            rankings.append((self.store.lexical(query, depth, glob), weight))
+            rankings.append((self.store.lexical(query, depth, glob), lexical_weight))
         if len(rankings) == 1:
             # One half alone keeps its own scores (cosine or BM25), which mean something.
             scored = rankings[0][0]
         else:
-            fuse = {"adaptive": adaptive, "convex": convex}.get(s.fusion)
-            fused = fuse(rankings) if fuse else rrf(rankings, s.rrf_k)
+            if s.fusion == "rrf":
+                fused = rrf(rankings, s.rrf_k)
+            else:
+                (dense, dw), lexical = rankings
+                fuse = adaptive if s.fusion == "adaptive" else convex
+                fused = fuse([(by_best(dense), dw), lexical])
             scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         if s.mmr and qvec is not None and len(scored) > k:
             pool = scored[: max(k * 4, 20)]
@@ -171,13 +178,27 @@ class Retriever:
             scored = [pool[p] for p in picks]
         return self.store.hits(scored[:k])
 
-    def lexical_share(self, query: str) -> float:
-        """1, or 0 when the question is surely in a language none of the stored chunks is in.
+    def weights(self, query: str) -> tuple[float, float]:
+        """The (dense, BM25) weights for this question: the set ones, unless a half cannot read
+        the question's language (when that language is sure).
 
         BM25 matches words, so across languages it matches only names, commands and loanwords
-        ("Debian", "apt"): a French question over an English-only bot drew the hybrid below
-        its multilingual dense half, which understands the question. A question whose language
-        is unsure (a few words of jargon) keeps BM25, where it is the half that helps."""
+        ("Debian", "apt"): a question in a language no stored chunk is in searches without it
+        (on French questions over the English FAQ it drew the hybrid below its multilingual
+        dense half). An embedding model trained on other languages ranks a question's passages
+        almost at random (MiniLM on the French FAQ's questions: hit@1 .452 where BM25 finds
+        .597), so there the two halves are heard equally. A question whose language is unsure
+        (a few words of jargon) keeps the set weights."""
+        s = self.settings
+        dense, lexical = s.dense_weight, s.lexical_weight
+        if not (s.dense and s.lexical and dense > 0):
+            return dense, lexical
         lang, prob = detect(query)
+        if prob < SURE or not lang:
+            return dense, lexical
         stored = self.store.languages()
-        return 0.0 if prob >= SURE and lang and stored and lang not in stored else 1.0
+        if stored and lang not in stored:
+            return dense, 0.0
+        if self.embedder.languages and lang not in self.embedder.languages:
+            return (dense + lexical) / 2, (dense + lexical) / 2
+        return dense, lexical

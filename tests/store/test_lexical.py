@@ -45,19 +45,21 @@ TEXTS = [
 ]
 
 
-def test_scores_are_fts5s_own_bm25(store):
+def test_scores_are_fts5s_own_bm25_over_the_questions_full_match(store):
     _write(store, "manuals.txt", TEXTS[:3], context="Manuals > Widgets")
     _write(store, "home.txt", TEXTS[3:], context="Home")
+    index = store.keyword_index()
     for query in ["frozen widget reset", "router lights manual", "gadget winter", "home widget"]:
         langs = [detect(query)[0], *store.languages()]
-        words = " OR ".join(query_terms(query, langs))  # the terms the store searches
+        terms = query_terms(query, langs)  # the terms the store searches
         expected = store.db.execute(
             "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?",
-            (words,),
+            (" OR ".join(terms),),
         ).fetchall()
         got = store.lexical(query, 10)
         assert len(got) == len(expected) > 0
-        assert dict(got) == pytest.approx(dict(expected), rel=1e-5), query
+        full = index.full_match(terms)
+        assert dict(got) == pytest.approx({i: s / full for i, s in expected}, rel=1e-5), query
         assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
 
 

@@ -14,6 +14,7 @@ from chatforge.models.builtin import (
     BuiltinEmbedder,
     BuiltinModel,
     as_quant,
+    embedder_languages,
     package_dir,
     requantized,
     resolve_builtin,
@@ -58,5 +59,6 @@ __all__ = [
     "resolve_embedder",
     "resolve_llm",
     "served_path",
+    "embedder_languages",
     "unrelated_cosine",
 ]

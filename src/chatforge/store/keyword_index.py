@@ -133,7 +133,12 @@ class KeywordIndex:
     def search(
         self, terms: Iterable[str], k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """The k best chunk ids by BM25 (higher is better), among `allowed` ids if given."""
+        """The k best chunk ids by BM25 over the question's `full_match` (higher is better),
+        among `allowed` ids if given.
+
+        A chunk matching the whole question scores about 1 and one matching only its common
+        words little, whatever the question's length, so the fusion can tell a sure BM25 list
+        from one whose best hit is only the least bad (a question in the user's own words)."""
         scores = np.zeros(self.counts.shape[0], dtype=np.float64)
         for t in dict.fromkeys(terms):
             j = self.vocabulary.get(t)
@@ -141,8 +146,7 @@ class KeywordIndex:
                 continue
             lo, hi = self.counts.indptr[j], self.counts.indptr[j + 1]
             ids, tf = self.counts.indices[lo:hi], self.counts.data[lo:hi]
-            idf = np.log((self.rows - len(ids) + 0.5) / (len(ids) + 0.5))
-            scores[ids] += max(float(idf), IDF_FLOOR) * tf * (K1 + 1) / (tf + self._norm[ids])
+            scores[ids] += self._idf(t) * tf * (K1 + 1) / (tf + self._norm[ids])
         found = np.flatnonzero(scores)  # every holder of a term scores above zero (IDF_FLOOR)
         if allowed is not None:
             found = found[np.isin(found, allowed)]
@@ -151,7 +155,18 @@ class KeywordIndex:
         if len(found) > k:
             found = found[np.argpartition(-scores[found], k - 1)[:k]]
         best = found[np.argsort(-scores[found], kind="stable")]
-        return [(int(i), float(scores[i])) for i in best]
+        full = self.full_match(terms)
+        return [(int(i), float(scores[i] / full)) for i in best]
+
+    def full_match(self, terms: Iterable[str]) -> float:
+        """The BM25 score of a chunk of average length holding each of the terms once: the sum
+        of their IDFs, a term no chunk holds counting as the rarest there could be."""
+        return sum(self._idf(t) for t in dict.fromkeys(terms))
+
+    def _idf(self, term: str) -> float:
+        j = self.vocabulary.get(term)
+        held = 0 if j is None else int(self.counts.indptr[j + 1] - self.counts.indptr[j])
+        return max(float(np.log((self.rows - held + 0.5) / (held + 0.5))), IDF_FLOOR)
 
 
 class QueryTokenizer:
