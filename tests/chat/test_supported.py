@@ -13,7 +13,7 @@ import pytest
 from support import build_bot, scripted_llm
 
 from chatforge.chat.answer import Source, cited_sentences
-from chatforge.chat.verify import carries_claim, check_answer
+from chatforge.chat.verify import carries_claim, check_answer, names
 from chatforge.schema import Hit
 
 APT = (
@@ -213,14 +213,27 @@ def test_the_real_model_answer_is_checked_sentence_by_sentence(bot):
             "Pour installer Steam, lancez apt install widget. [1]",
             "Je ne sais pas",
         ),
+        (
+            "How do I install steam with apt?",
+            "Run apt install widget to install the widget tool on Debian. [1] Then Steam "
+            "starts from the games menu. [1]",
+            "I don't know",
+        ),
+        (
+            "Comment installer steam avec apt ?",
+            "Lancez apt install widget pour installer l'outil widget sur Debian. [1] Ensuite "
+            "Steam démarre depuis le menu des jeux. [1]",
+            "Je ne sais pas",
+        ),
     ],
 )
 def test_an_answer_that_stops_short_or_names_what_no_passage_holds_is_replaced(
     tmp_path, embedder, llm, bot_dir, question, reply, unknown
 ):
     """Scripted: the small model writes these when its passages lack the answer (an answer left
-    blank; the asked-for name put into a passage about something else), but not on cue. A
-    blank is replaced by the best passage's quote; a name no passage holds, by a decline."""
+    blank; the asked-for name put into a passage about something else, alone or after a
+    sentence copied from it), but not on cue. A blank is replaced by the best passage's quote;
+    a name no passage holds, by a decline."""
     from chatforge.bot import Bot
 
     folder = (
@@ -258,3 +271,18 @@ def test_a_name_the_passage_does_not_hold_is_unsupported(embedder, passage, wron
     check = check_answer(wrong + " [1]", [_source(1, passage)], embedder)
     assert check.unsupported == [wrong] and check.citations[0].verified is False
     assert check_answer(right + " [1]", [_source(1, passage)], embedder).unsupported == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        ("Installing Steam on Debian is easy.", {"steam", "debian"}),
+        ("Pour installer Steam sur Debian, démarrez sur le CD.", {"steam", "debian", "cd"}),
+        ("Question: Quel fichier faut-il modifier pour changer le port ?", set()),
+        ("Yes, I think The Debian FAQ says so.", {"debian", "faq"}),
+    ],
+)
+def test_names_are_capitalized_words_but_not_common_ones(sentence, found):
+    """A name that no passage holds makes an answer a decline when the question asks about it,
+    so a capitalized common word ("Quel" of an echoed question, "The") must not count."""
+    assert names(sentence) == found

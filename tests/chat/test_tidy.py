@@ -156,6 +156,23 @@ def test_a_sentence_citing_passages_beside_the_one_that_holds_it_keeps_only_that
         ),
         ("What is my customer number?", "What is my customer number [1].", ""),
         ("Where do release names come from?", "[3] [2] [1]", ""),
+        (
+            "Quel fichier faut-il modifier pour changer le port ?",
+            "Modifiez /etc/widget/widget.conf. [1]\n\nQuestion: Quel fichier faut-il modifier "
+            "pour changer le …",
+            "Modifiez /etc/widget/widget.conf. [1]",
+        ),
+        (
+            "Which file sets the port?",
+            "Edit /etc/widget/widget.conf. [1]\nQuestion : which file sets the port?\nAnswer: "
+            "/etc/widget/widget.conf",
+            "Edit /etc/widget/widget.conf. [1]",
+        ),
+        (
+            "How do I install the widget?",
+            "Run apt install widget. [1]\nQuestion: what about dpkg? Use dpkg -i. [1]",
+            "Run apt install widget. [1]\nQuestion: what about dpkg? Use dpkg -i. [1]",
+        ),
     ],
 )
 def test_the_question_restated_as_an_answer_is_removed(question, raw, tidied):

@@ -446,16 +446,18 @@ class ChatEngine:
     def instead(
         self, p: PreparedTurn, check: SentenceCheck, text: str
     ) -> tuple[str, AnswerMode] | None:
-        """What replaces a generated answer that wrote nothing (0 tokens, or only what it echoed
-        from the prompt), stops where its answer should be (`unfinished`) or holds nothing: the
-        unknown reply when its claims name what the question asks about and no passage holds
-        (`asked_names_missing`), else the best passage's quote. None keeps the answer."""
+        """What replaces a generated answer: the unknown reply when a claim it could not back
+        names what the question asks about and no passage holds (`asked_names_missing`: the
+        passages are about something else, whatever its other sentences copied from them);
+        else, for an answer that wrote nothing (0 tokens, or only what it echoed from the
+        prompt), stops where its answer should be (`unfinished`) or holds nothing, the best
+        passage's quote. None keeps the answer."""
         if not p.sources or p.mode != "generate":
             return None
+        if asked_names_missing(check.unsupported, p.question, p.sources):
+            return self.settings.chat.unknown_reply(language_of(p.question)), "fixed"
         if text and not unfinished(text) and not check.holds_nothing:
             return None
-        if asked_names_missing(check.claims, p.question, p.sources):
-            return self.settings.chat.unknown_reply(language_of(p.question)), "fixed"
         quote = extractive_answer([self.passage_to_quote(p.query, p.sources)])
         return (quote, "extractive") if quote else None
 

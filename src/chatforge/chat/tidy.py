@@ -38,6 +38,9 @@ copied whole; its heading may hold parentheses ("(from: Where is a player for Fl
 _FROM_LINE = re.compile(r"(?:^|\n)[ \t]*\(?from: ([^\n]*)")
 """The same line left unclosed or without its parentheses: dropped only when what follows is
 one of the passages' headings or its start, so a quoted "from: alpine" line stays."""
+_QUESTION_LINE = re.compile(r"\n[ \t]*(?:question|q)[ \t]*:[ \t]*([^\n]*)", re.IGNORECASE)
+"""A line restating the prompt's "Question: ..." after the answer; it and what follows it
+(the model carrying on with the prompt's layout) are dropped when it is the question asked."""
 _BEFORE_END = re.compile(r"\s+([.!?,;:])")
 _SPACE_BEFORE_BREAK = re.compile(r"[ \t]+\n")
 _PIECES = re.compile(f"({SENTENCE_BREAK.pattern})")
@@ -51,7 +54,8 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
     A marker that opened the answer moves to the end of its first sentence.
     """
     heads = {h for s in sources for h in headings(s)} | {plain_heading(question)} - {""}
-    text = _NOTATION.sub("", _drop_heading_lines(_FROM.sub("", text.strip()), heads))
+    text = _drop_question_echo(text.strip(), question)
+    text = _NOTATION.sub("", _drop_heading_lines(_FROM.sub("", text), heads))
     for head in sorted(heads, key=len, reverse=True):
         text = re.sub(rf"\(\s*(?:\d+(?:\.\d+)*\.?\s*)?{re.escape(head)}\s*[?.]?\s*\)\s*", "", text,
                       flags=re.IGNORECASE)  # fmt: skip
@@ -78,6 +82,18 @@ def tidy(text: str, sources: Sequence[Source], question: str = "") -> str:
         first, sep, rest = _first_sentence(text)
         if not cited_numbers(first) and not _LEADING_MARKER.match(rest):
             text = first + moved + sep + rest
+    return text
+
+
+def _drop_question_echo(text: str, question: str) -> str:
+    """`text` cut before a `_QUESTION_LINE` that repeats `question` (its first three words or
+    more, or all of a shorter one)."""
+    asked = plain_heading(question).lower().split()
+    for m in _QUESTION_LINE.finditer(text):
+        said = plain_heading(m.group(1).rstrip(" …")).lower().split()
+        n = min(len(asked), max(len(said), 3))
+        if asked and said and said[:n] == asked[:n]:
+            return text[: m.start()].rstrip()
     return text
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from chatforge.chat.answer import CITE, Citation, Source, cited_sentences, mark_citations
 from chatforge.chat.passages import headings, words
+from chatforge.words import STOPWORDS
 
 if TYPE_CHECKING:
     from chatforge.embed import Embedder
@@ -36,8 +37,7 @@ LEXICAL_WITH_SIMILARITY = 0.3
 
 CLAIM_MIN_WORDS = 3
 """Content words a sentence needs to state something worth checking."""
-_NO_CLAIM = re.compile(
-    r"^\W*(?:hi|hello|hey|thanks?|thank you|you're welcome|bonjour|salut|merci|de rien)\b|"
+DECLINE = re.compile(
     r"\b(?:i )?(?:don't|do not|cannot|can't|could not|couldn't) (?:know|find|answer|help)\b|"
     r"\b(?:does|do|did) not (?:contain|provide|mention|include|say|cover)\b|"
     r"\bnot (?:covered|mentioned|included|provided|found|available)\b|"
@@ -47,8 +47,14 @@ _NO_CLAIM = re.compile(
     r"\baucune (?:information|mention)\b|\bpas (?:d'information|mentionnée?s?)\b",
     re.IGNORECASE,
 )
-"""Greetings, thanks and declines ("I don't know...", "je ne sais pas..."), in English and
-French: they state nothing a passage could support."""
+"""A sentence saying the answer is not known or not in the passages ("I don't know...", "the
+passages do not mention...", "je ne sais pas..."), in English and French."""
+_NO_CLAIM = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|you're welcome|bonjour|salut|merci|de rien)\b|"
+    + DECLINE.pattern,
+    re.IGNORECASE,
+)
+"""Greetings, thanks and declines: they state nothing a passage could support."""
 
 
 def carries_claim(sentence: str) -> bool:
@@ -89,9 +95,10 @@ _WORD = re.compile(r"\w+")
 
 def names(sentence: str) -> set[str]:
     """The names a sentence states, lowercased: its capitalized words after the first ("Steam",
-    "NVIDIA", "Lyon"), "I" left out."""
+    "NVIDIA", "Lyon"), common words left out ("I", and "Quel" in an echoed "Question: Quel
+    fichier...")."""
     tokens = _WORD.findall(CITE.sub("", sentence))[1:]
-    return {t.lower() for t in tokens if t[0].isupper() and t != "I"}
+    return {t.lower() for t in tokens if t[0].isupper() and t.lower() not in STOPWORDS}
 
 
 def asked_names_missing(claims: Sequence[str], question: str, sources: Sequence[Source]) -> bool:
