@@ -214,6 +214,12 @@ def test_the_real_model_answer_is_checked_sentence_by_sentence(bot):
             "Je ne sais pas",
         ),
         (
+            "How do I install the widget on an ext4 partition with apt?",
+            "Run apt install widget to install the widget tool on Debian. [1] Then grow the "
+            "ext4 partition with resize2fs. [1]",
+            "I don't know",
+        ),
+        (
             "How do I install steam with apt?",
             "Run apt install widget to install the widget tool on Debian. [1] Then Steam "
             "starts from the games menu. [1]",
@@ -280,6 +286,8 @@ def test_a_name_the_passage_does_not_hold_is_unsupported(embedder, passage, wron
         ("Pour installer Steam sur Debian, démarrez sur le CD.", {"steam", "debian", "cd"}),
         ("Question: Quel fichier faut-il modifier pour changer le port ?", set()),
         ("Yes, I think The Debian FAQ says so.", {"debian", "faq"}),
+        ("Pour agrandir une partition ext4, lancez resize2fs.", {"ext4", "resize2fs"}),
+        ("Ext4 grows online, on the 2nd try with 10GB free.", {"ext4"}),
     ],
 )
 def test_names_are_capitalized_words_but_not_common_ones(sentence, found):

@@ -91,14 +91,19 @@ def written_numbers(text: str) -> dict[str, str]:
 
 
 _WORD = re.compile(r"\w+")
+_LETTERS_AND_DIGITS = re.compile(r"[^\W\d_]\w*\d\w*")
+"""A word that starts with a letter and holds a digit ("ext4", "i386"; not "2nd" or "10GB")."""
 
 
 def names(sentence: str) -> set[str]:
     """The names a sentence states, lowercased: its capitalized words after the first ("Steam",
     "NVIDIA", "Lyon"), common words left out ("I", and "Quel" in an echoed "Question: Quel
-    fichier...")."""
-    tokens = _WORD.findall(CITE.sub("", sentence))[1:]
-    return {t.lower() for t in tokens if t[0].isupper() and t.lower() not in STOPWORDS}
+    fichier..."), and its words that start with a letter and hold a digit, wherever they stand
+    ("ext4", "resize2fs"): identifiers that no other word can stand for."""
+    tokens = _WORD.findall(CITE.sub("", sentence))
+    capitalized = {t for t in tokens[1:] if t[0].isupper() and t.lower() not in STOPWORDS}
+    coded = {t for t in tokens if _LETTERS_AND_DIGITS.fullmatch(t)}
+    return {t.lower() for t in capitalized | coded}
 
 
 def asked_names_missing(claims: Sequence[str], question: str, sources: Sequence[Source]) -> bool:
