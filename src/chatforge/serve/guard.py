@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import anyio.to_thread
 from starlette.datastructures import Headers, MutableHeaders
 
@@ -62,11 +63,36 @@ def host_name(host: str) -> str:
     return host.rstrip(".")
 
 
+DRAIN_BYTES = 64 * 1024
+"""The most of a refused request's body read before answering (see `send_error`)."""
+
+
 async def send_error(scope: dict, receive: Callable, send: Callable, error: ApiError) -> None:
-    """Answer with `error` without reading the body (so the connection is closed after)."""
+    """Answer with `error` and close the connection after.
+
+    A small body is read first: closing a socket that still holds unread bytes resets it (TCP
+    RST), and the client can lose the answer with it (a refused cross-site POST came back as
+    "connection reset" now and then). A body declared larger is left unread, so a refused
+    upload costs nothing; the reading stops after a second whatever the client sends."""
+    with anyio.move_on_after(1):
+        await _drain(scope, receive)
     response = error_response(error)
     response.headers["connection"] = "close"
     await response(scope, receive, send)
+
+
+async def _drain(scope: dict, receive: Callable) -> None:
+    length = Headers(scope=scope).get("content-length", "0")
+    if scope["type"] != "http" or not length.isdigit() or int(length) > DRAIN_BYTES:
+        return
+    read = 0
+    while read <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        read += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 class RequestGuard:
