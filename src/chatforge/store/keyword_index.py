@@ -139,14 +139,15 @@ class KeywordIndex:
         A chunk matching the whole question scores about 1 and one matching only its common
         words little, whatever the question's length, so the fusion can tell a sure BM25 list
         from one whose best hit is only the least bad (a question in the user's own words)."""
+        unique = list(dict.fromkeys(terms))
         scores = np.zeros(self.counts.shape[0], dtype=np.float64)
-        for t in dict.fromkeys(terms):
+        for t in unique:
             j = self.vocabulary.get(t)
             if j is None:
                 continue
             lo, hi = self.counts.indptr[j], self.counts.indptr[j + 1]
             ids, tf = self.counts.indices[lo:hi], self.counts.data[lo:hi]
-            scores[ids] += self._idf(t) * tf * (K1 + 1) / (tf + self._norm[ids])
+            scores[ids] += self._idf(len(ids)) * tf * (K1 + 1) / (tf + self._norm[ids])
         found = np.flatnonzero(scores)  # every holder of a term scores above zero (IDF_FLOOR)
         if allowed is not None:
             found = found[np.isin(found, allowed)]
@@ -155,17 +156,21 @@ class KeywordIndex:
         if len(found) > k:
             found = found[np.argpartition(-scores[found], k - 1)[:k]]
         best = found[np.argsort(-scores[found], kind="stable")]
-        full = self.full_match(terms)
+        full = self.full_match(unique)
         return [(int(i), float(scores[i] / full)) for i in best]
 
     def full_match(self, terms: Iterable[str]) -> float:
         """The BM25 score of a chunk of average length holding each of the terms once: the sum
         of their IDFs, a term no chunk holds counting as the rarest there could be."""
-        return sum(self._idf(t) for t in dict.fromkeys(terms))
+        total = 0.0
+        for t in dict.fromkeys(terms):
+            j = self.vocabulary.get(t)
+            held = 0 if j is None else int(self.counts.indptr[j + 1] - self.counts.indptr[j])
+            total += self._idf(held)
+        return total
 
-    def _idf(self, term: str) -> float:
-        j = self.vocabulary.get(term)
-        held = 0 if j is None else int(self.counts.indptr[j + 1] - self.counts.indptr[j])
+    def _idf(self, held: int) -> float:
+        """BM25's IDF of a term that `held` of the chunks hold."""
         return max(float(np.log((self.rows - held + 0.5) / (held + 0.5))), IDF_FLOOR)
 
 
