@@ -135,22 +135,27 @@ def package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _embedder_entry(name: str) -> BuiltinEmbedder | None:
+    """The built-in embedding model ``name`` or an alias stands for; None for other names."""
+    return BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+
+
 def unrelated_cosine(name: str) -> float:
     """`BuiltinEmbedder.unrelated` of built-in model ``name`` (or an alias); 0 for other names."""
-    model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+    model = _embedder_entry(name)
     return model.unrelated if model else 0.0
 
 
 def embedder_languages(name: str) -> tuple[str, ...]:
     """`BuiltinEmbedder.languages` of built-in model ``name`` (or an alias); () for other
     names, whose languages chatforge cannot know."""
-    model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+    model = _embedder_entry(name)
     return model.languages if model else ()
 
 
 def builtin_embedder(name: str) -> Path | None:
     """The folder of built-in embedding model ``name`` (or an alias); None for other names."""
-    model = BUILTIN_EMBEDDERS.get(EMBEDDER_ALIASES.get(name, name))
+    model = _embedder_entry(name)
     if model is None:
         return None
     base = package_dir(model.module)
