@@ -7,7 +7,7 @@ import pytest
 from support import build_bot
 
 from chatforge.bot import Bot
-from chatforge.chat.style import check_question, rules, sentences, shape
+from chatforge.chat.style import check_question, enough, rules, sentences, shape
 from chatforge.config import ChatSettings
 from chatforge.profiles import settings_for
 
@@ -40,7 +40,30 @@ def test_the_shapes_lay_out_the_same_sentences():
         "Light splits water. [1] Oxygen is released. [1]"
     )
     assert shape(text, ChatSettings()) == text
+    numbered = "1. Install the tool [1].\n2. Run it now. [1]\n3. Check the log.\n4. Done."
+    assert shape(numbered, steps) == (  # the model's own numbers are not steps of their own
+        "1. Install the tool [1].\n2. Run it now. [1]\n3. Check the log."
+    )
     assert "three short steps" in rules(steps) and "one to three sentences" in rules(ChatSettings())
+
+
+@pytest.mark.parametrize(
+    ("written", "n", "kept"),
+    [
+        ("Light splits water. [1] Oxygen is released [1]. ATP is", 2,
+         "Light splits water. [1] Oxygen is released [1]."),
+        ("La lumière découpe l'eau. [1] [2] L'oxygène", 1, "La lumière découpe l'eau. [1] [2]"),
+        ("Use a tool, e.g. apt, as Dr. Okafor says. Then", 1,
+         "Use a tool, e.g. apt, as Dr. Okafor says."),
+        ("1. Run apt update.\n2. Run apt upgrade.\n3. Reboot", 2,
+         "1. Run apt update.\n2. Run apt upgrade."),
+        ("Light splits water. [1] Oxygen is released. [1]", 2, None),
+        ("Run this:\n```\napt clean\n```\nIt frees space. More", 1, None),
+    ],
+)  # fmt: skip
+def test_an_answer_is_complete_once_it_holds_the_sentences_asked_for(written, n, kept):
+    end = enough(written, n)
+    assert (written[:end].rstrip() if end is not None else None) == kept
 
 
 @pytest.mark.parametrize(

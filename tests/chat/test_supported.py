@@ -142,6 +142,39 @@ def test_an_uncited_destructive_command_is_flagged_in_the_answer(bot_dir, embedd
     assert "not supported" in answer.support_note.lower() and "rm -rf" in answer.support_note
 
 
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("How do I uninstall the widget completely?",
+         "Run apt purge widget to uninstall it completely [1]. It also removes its configuration "
+         "files [1]. Zebras migrate across the Serengeti every year, following the rains, and "
+         "they never come back to the widget."),
+        ("Comment désinstaller complètement le widget ?",
+         "Lancez apt purge widget pour le désinstaller complètement [1]. Cela supprime aussi ses "
+         "fichiers de configuration [1]. Les zèbres traversent le Serengeti chaque année."),
+    ],
+)  # fmt: skip
+def test_the_model_stops_once_the_sentences_asked_for_are_written(
+    bot_dir, embedder, llm, question, reply
+):
+    """A short answer keeps its first sentences, so the model is stopped once they are written.
+
+    Scripted: the real model cannot be made to run past the sentences it was asked for."""
+    from chatforge.bot import Bot
+
+    with Bot(bot_dir, embedder=embedder, llm=scripted_llm(llm, reply)) as bot:
+        bot.settings.chat.mode = "generate"
+        bot.settings.chat.shape, bot.settings.chat.sentences = "short", 2
+        with bot.stream(question, user="stop-en") as stream:
+            items = list(stream)
+        answer, pieces = items[-1], items[:-1]
+        stored = bot.conversations.history(answer.conversation_id, "stop-en", 1)
+    two = reply[: reply.index("[1].", reply.index("[1].") + 1) + 4]
+    assert "".join(pieces).strip() == two and "Serengeti" not in answer.text
+    assert answer.text == two and stored == [(question, two)]
+    assert answer.usage["completion_tokens"] < llm.count_tokens(reply)
+
+
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_an_answer_that_holds_nothing_becomes_the_best_passages_quote(
     tmp_path, embedder, llm, bot_dir, caplog, language

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from chatforge.chat import style
 from chatforge.chat.answer import Answer
 from chatforge.chat.facts import language_of
+from chatforge.chat.tidy import tidy
 
 if TYPE_CHECKING:
     from chatforge.chat.engine import ChatEngine
@@ -56,6 +57,12 @@ class AnswerStream(Iterator["str | Answer"]):
         )
         return self.answer
 
+    def _written(self, text: str) -> bool:
+        """Whether an answer being written, tidied, holds the `chat.sentences` sentences a
+        short or steps answer keeps, and has begun the next."""
+        p, n = self.prepared, self.engine.settings.chat.sentences
+        return style.enough(tidy(text, p.sources, p.question), n) is not None
+
     def _run(self, options: GenOptions) -> Iterator[str | Answer]:
         p = self.prepared
         if p.fixed_reply is not None or p.prompt is None:
@@ -64,26 +71,32 @@ class AnswerStream(Iterator["str | Answer"]):
             yield text
             yield self._finish(text, None, interrupted=False)
             return
-        parts: list[str] = []
+        chat = self.engine.settings.chat
+        text, cut = "", chat.shape != "prose"
         stream: Stream = self.engine.llm.stream(p.prompt.messages, options)
+        generation: Generation | None = None
         try:
-            for piece in stream:
-                if not parts:
+            for i, piece in enumerate(stream):
+                if i == 0:
                     p.timings["first_token_ms"] = elapsed_ms(p.started)
-                parts.append(piece)
+                text += piece
+                if cut and self._written(text):
+                    stream.close()  # the answer's shape would cut what comes next
+                    break
                 yield piece
+            else:
+                generation = stream.generation
         except (KeyboardInterrupt, GeneratorExit):
             stream.close()
-            self._finish("".join(parts), None, interrupted=True)
+            self._finish(text, None, interrupted=True)
             raise
-        text = "".join(parts)
         question = ""
-        if self.engine.settings.chat.check_question and text.strip():
+        if chat.check_question and text.strip():
             language = language_of(p.question)
             question = style.ask_check_question(self.engine.llm, text, language, options)
         if question:
             yield f"\n\n{question}"
-        yield self._finish(text, stream.generation, interrupted=False, question=question)
+        yield self._finish(text, generation, interrupted=False, question=question)
 
 
 def elapsed_ms(since: float) -> float:

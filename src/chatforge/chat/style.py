@@ -14,13 +14,12 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chatforge.chat.answer import CITE
+from chatforge.chat.answer import CITE, LEADING_CITES, SENTENCE_BREAK
 
 if TYPE_CHECKING:
     from chatforge.config import ChatSettings
     from chatforge.llm.base import LLM, GenOptions, Message
 
-_SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*|\n|$)", re.DOTALL)
 _STEP_NUMBER = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|étape\s*\d+\s*[:.)-]|\d+[.)])\s*", re.I)
 
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
@@ -51,23 +50,53 @@ def rules(chat: ChatSettings) -> str:
 
 def sentences(text: str) -> list[str]:
     """The answer's sentences, each with the markers that follow it, spaces single."""
-    out = []
-    for m in _SENTENCE.finditer(text):
-        sentence = " ".join(m.group(0).split())
-        if CITE.sub("", sentence).strip(" .!?-*"):
-            out.append(sentence)
-        elif out and sentence:
-            out[-1] += " " + sentence
-    return out
+    return [" ".join(text[start:end].split()) for start, end in _spans(text)]
+
+
+def enough(text: str, n: int) -> int | None:
+    """Where an answer being written ends once it holds `n` sentences: the end of its n-th
+    sentence (with the markers after it), when the next one has begun; None before that, and
+    for an answer that opens a code block (its lines are not sentences).
+
+    A `short` or `steps` answer keeps that many sentences, so generation stops there: a small
+    model asked for "one to two sentences" often goes on, and what it would add is cut anyway.
+    """
+    if "```" in text:
+        return None
+    spans = _spans(text)
+    return spans[n - 1][1] if len(spans) > n else None
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text` (`SENTENCE_BREAK`): the markers after a sentence
+    end it, a list item's number ("2.") opens the sentence after it, and a piece with neither
+    words nor digits (a lone bullet) is none."""
+    spans: list[tuple[int, int]] = []
+    start, opened = 0, None
+    for m in [*SENTENCE_BREAK.finditer(text), None]:
+        piece = text[start : m.start() if m else len(text)]
+        lead = LEADING_CITES.match(piece)
+        markers = lead.end() if lead else 0
+        if markers and spans:
+            spans[-1] = (spans[-1][0], start + len(piece[:markers].rstrip()))
+        body = CITE.sub("", piece[markers:]).strip(" .!?-*)")
+        if body.isdigit():
+            opened = start + markers if opened is None else opened
+        elif body:
+            spans.append((start + markers if opened is None else opened, start + len(piece)))
+            opened = None
+        start = m.end() if m else start
+    return spans
 
 
 def shape(text: str, chat: ChatSettings) -> str:
     """`text` laid out as `chat.shape` says (unchanged for prose or a single sentence)."""
     if chat.shape == "prose":
         return text
-    parts = sentences(text)
     if chat.shape == "short":
-        return " ".join(parts[: chat.sentences]) if len(parts) > chat.sentences else text
+        end = enough(text, chat.sentences)
+        return text if end is None else text[:end].rstrip()
+    parts = sentences(text)
     if len(parts) < 2:
         return text
     steps = [_STEP_NUMBER.sub("", p) for p in parts[: chat.sentences]]
